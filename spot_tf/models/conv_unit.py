@@ -1,0 +1,159 @@
+"""The convolution unit every network of the original is built from (slim's `conv2d`).
+
+A slim conv2d is: convolution, then either a bias or a batch norm, then an activation. The
+original's grouped convolutions (AlexNet conv_2, conv_4, conv_5) are two such units on the two
+halves of the channels, each with its own kernel (and batch norm), which is also how the original
+checkpoint stores them.
+"""
+import keras
+from keras import ops
+
+# slim's l2_regularizer(s) is s * sum(w**2) / 2; Keras' L2(l) is l * sum(w**2).
+SLIM_WEIGHT_DECAY = 5e-5
+
+
+def slim_l2(scale=SLIM_WEIGHT_DECAY):
+    """Returns a Keras regularizer equal to slim's `l2_regularizer(scale)`."""
+    return keras.regularizers.L2(scale / 2.0) if scale else None
+
+
+def he_fan_avg():
+    """The autoencoder's and repair network's initializer (variance scaling 2.0, fan_avg, truncated normal)."""
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_avg", distribution="truncated_normal")
+
+
+class ConvUnit(keras.layers.Layer):
+    """Convolution followed by a bias or a batch norm, then an activation (slim's `conv2d`).
+
+    Args:
+        filters: Output channels.
+        kernel_size: Kernel size, an int or a pair.
+        strides: Convolution stride.
+        padding: "same" or "valid".
+        batch_norm: Normalise with batch norm instead of adding a bias.
+        bn_scale: Whether the batch norm learns a scale (gamma).
+        activation: Activation name or callable, None for linear.
+        kernel_initializer: Initializer of the kernel.
+        bias_initializer: Initializer of the bias (unused with batch_norm).
+        weight_decay: slim-convention L2 scale on the kernel (0 for none).
+        bias_decay: slim-convention L2 scale on the bias (0 for none).
+        bn_momentum: Batch-norm moving-average momentum (slim's `decay`).
+        bn_epsilon: Batch-norm epsilon.
+        sync_batch_norm: Batch statistics over all replicas instead of per replica.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="same", batch_norm=False, bn_scale=True,
+                 activation=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 weight_decay=SLIM_WEIGHT_DECAY, bias_decay=0.0, bn_momentum=0.975, bn_epsilon=1e-3,
+                 sync_batch_norm=False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+        self.batch_norm = batch_norm
+        self.bn_scale = bn_scale
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.weight_decay = weight_decay
+        self.bias_decay = bias_decay
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.sync_batch_norm = sync_batch_norm
+        self.conv = keras.layers.Conv2D(
+            filters, kernel_size, strides=strides, padding=padding, use_bias=not batch_norm,
+            kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
+            kernel_regularizer=slim_l2(weight_decay),
+            bias_regularizer=None if batch_norm else slim_l2(bias_decay), name="conv")
+        self.bn = None
+        if batch_norm:
+            self.bn = keras.layers.BatchNormalization(
+                momentum=bn_momentum, epsilon=bn_epsilon, center=True, scale=bn_scale,
+                synchronized=sync_batch_norm, name="BatchNorm")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        if self.bn is not None:
+            self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, inputs, training=None):
+        x = self.conv(inputs)
+        if self.bn is not None:
+            x = self.bn(x, training=training)
+        return self.activation(x) if self.activation is not None else x
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def tf1_variables(self, scope):
+        """Maps the original checkpoint's names (under `scope`) to this unit's variables."""
+        names = {f"{scope}/weights": self.conv.kernel}
+        if self.bn is None:
+            names[f"{scope}/biases"] = self.conv.bias
+        else:
+            if self.bn_scale:
+                names[f"{scope}/BatchNorm/gamma"] = self.bn.gamma
+            names[f"{scope}/BatchNorm/beta"] = self.bn.beta
+            names[f"{scope}/BatchNorm/moving_mean"] = self.bn.moving_mean
+            names[f"{scope}/BatchNorm/moving_variance"] = self.bn.moving_variance
+        return names
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "padding": self.padding, "batch_norm": self.batch_norm, "bn_scale": self.bn_scale,
+            "activation": keras.activations.serialize(self.activation) if self.activation else None,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "weight_decay": self.weight_decay, "bias_decay": self.bias_decay,
+            "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
+            "sync_batch_norm": self.sync_batch_norm,
+        })
+        return config
+
+
+class GroupedConvUnit(keras.layers.Layer):
+    """AlexNet's two-group convolution: one `ConvUnit` per half of the channels, concatenated.
+
+    Args:
+        filters: Total output channels (split evenly over the groups).
+        groups: Number of channel groups.
+        **unit_kwargs: Arguments of every group's `ConvUnit` (kernel_size, batch_norm, ...).
+    """
+
+    def __init__(self, filters, groups=2, **unit_kwargs):
+        layer_kwargs = {k: unit_kwargs.pop(k) for k in ("name", "dtype", "trainable") if k in unit_kwargs}
+        super().__init__(**layer_kwargs)
+        self.filters = filters
+        self.groups = groups
+        self.unit_kwargs = unit_kwargs
+        self.units = [ConvUnit(filters // groups, name=f"conv_{g}", **unit_kwargs) for g in range(groups)]
+
+    def build(self, input_shape):
+        group_shape = tuple(input_shape[:-1]) + (input_shape[-1] // self.groups,)
+        for unit in self.units:
+            unit.build(group_shape)
+
+    def call(self, inputs, training=None):
+        parts = ops.split(inputs, self.groups, axis=-1)
+        return ops.concatenate([unit(p, training=training) for unit, p in zip(self.units, parts)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(self.units[0].compute_output_shape(input_shape)[:-1]) + (self.filters,)
+
+    def tf1_variables(self, scope):
+        names = {}
+        for g, unit in enumerate(self.units):
+            names.update(unit.tf1_variables(f"{scope}/conv_{g}"))
+        return names
+
+    def get_config(self):
+        config = super().get_config()
+        unit_kwargs = dict(self.unit_kwargs)
+        for key in ("activation", "kernel_initializer", "bias_initializer"):
+            if key in unit_kwargs and not isinstance(unit_kwargs[key], (str, type(None))):
+                unit_kwargs[key] = keras.saving.serialize_keras_object(unit_kwargs[key])
+        config.update({"filters": self.filters, "groups": self.groups, **unit_kwargs})
+        return config
