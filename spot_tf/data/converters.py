@@ -1,0 +1,121 @@
+"""Converts image folders and the STL-10 binary files to ImageNet-schema TFRecords.
+
+The library half of ``datasets/build_imagenet_tfrecords.py`` and ``datasets/convert_stl10.py``.
+Output names follow the public ImageNet scripts: ``train-*`` (labelled train), ``validation-*``
+(held out) and, for unlabelled images, ``unlabeled-*``; labels are 1..N (0 = unlabelled), and
+``labels.txt`` lists ``<label>:<synset>``.
+"""
+
+import os
+import random
+
+import numpy as np
+import tensorflow as tf
+
+from spot_tf.data import image_folder
+from spot_tf.data import tfrecord_writer
+
+# Our split -> output file prefix.
+OUTPUT_PREFIXES = {"unsupervised": "unlabeled", "train": "train", "test": "validation"}
+
+STL10_SIZE = 96
+STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
+                 "truck")
+# STL-10 file stem -> output prefix.
+STL10_SPLITS = {"train": "train", "test": "validation", "unlabeled": "unlabeled"}
+
+
+def read_synset_text(path):
+    """Reads ``<synset> <human-readable text>`` lines (e.g. ImageNet's LOC_synset_mapping.txt)."""
+    with tf.io.gfile.GFile(path) as f:
+        return dict(line.strip().split(maxsplit=1) for line in f if len(line.split()) > 1)
+
+
+def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num_workers=4):
+    """Writes the images of an image folder (see image_folder.py for layouts) as TFRecords.
+
+    Args:
+      root: ``root/<class>/*`` (hash-split 80/20 into train-*/validation-*) or
+        ``root/<split>/<class>/*`` (train, test|val|validation, optional unlabeled).
+      output_dir: where the shards and labels.txt go.
+      num_shards: dict output prefix -> number of shards (e.g. {"train": 1024, "validation": 128}).
+      class_text: optional dict class folder name (synset) -> human-readable text.
+      seed: the shuffle that mixes the classes across shards.
+      num_workers: shards written in parallel.
+
+    Returns:
+      dict output prefix -> list of shard paths.
+    """
+    source = image_folder.ImageFolderSource(root)
+    class_text = class_text or {}
+    splits = ["train", "test"]
+    if source.has_split_dirs and any(
+        tf.io.gfile.isdir(os.path.join(root, name)) for name in ("unlabeled", "unlabelled")):
+        splits.append("unsupervised")
+
+    def make_example(item):
+        path, label = item
+        synset = source.class_names[label]
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return tfrecord_writer.image_example(
+                f.read(), label + 1, filename=os.path.basename(path), synset=synset,
+                text=class_text.get(synset, synset))
+
+    written = {}
+    for split in splits:
+        prefix = OUTPUT_PREFIXES[split]
+        _, items = source.items(split)
+        random.Random(seed).shuffle(items)
+        written[prefix] = tfrecord_writer.write_sharded(
+            items, make_example, output_dir, prefix, num_shards.get(prefix, 1), num_workers)
+    tfrecord_writer.write_labels_file(output_dir, source.class_names)
+    return written
+
+
+def read_stl10_images(path):
+    """The images of an STL-10 ``*_X.bin`` file as uint8 [N, 96, 96, 3], memory-mapped.
+
+    The file holds N x 3 x 96 x 96 values in column-major order, hence the (0, 3, 2, 1) transpose.
+    """
+    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    if raw.size % (3 * STL10_SIZE * STL10_SIZE):
+        raise ValueError(f"{path}: size {raw.size} is not a multiple of 3x96x96.")
+    return raw.reshape(-1, 3, STL10_SIZE, STL10_SIZE).transpose(0, 3, 2, 1)
+
+
+def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4):
+    """Converts ``binary_dir/{train,test,unlabeled}_X.bin`` (+ ``_y.bin``) to TFRecords.
+
+    Labels stay 1..10 (ImageNet convention); unlabeled images get label 0. Missing splits are
+    skipped. Returns dict output prefix -> list of shard paths.
+    """
+    names_file = os.path.join(binary_dir, "class_names.txt")
+    class_names = STL10_CLASSES
+    if tf.io.gfile.exists(names_file):
+        with tf.io.gfile.GFile(names_file) as f:
+            class_names = tuple(line.strip() for line in f if line.strip())
+    written = {}
+    for stem, prefix in STL10_SPLITS.items():
+        images_path = os.path.join(binary_dir, f"{stem}_X.bin")
+        if not tf.io.gfile.exists(images_path):
+            continue
+        images = read_stl10_images(images_path)
+        labels_path = os.path.join(binary_dir, f"{stem}_y.bin")
+        labels = (np.fromfile(labels_path, dtype=np.uint8) if tf.io.gfile.exists(labels_path)
+                  else np.zeros(len(images), np.uint8))
+        if len(labels) != len(images):
+            raise ValueError(f"{labels_path} has {len(labels)} labels for {len(images)} images.")
+
+        def make_example(i, images=images, labels=labels, stem=stem):
+            label = int(labels[i])
+            name = class_names[label - 1] if label else ""
+            return tfrecord_writer.image_example(np.ascontiguousarray(images[i]), label,
+                                                 filename=f"{stem}_{i:06d}", synset=name, text=name)
+
+        written[prefix] = tfrecord_writer.write_sharded(
+            range(len(images)), make_example, output_dir, prefix, num_shards.get(prefix, 1),
+            num_workers)
+    if not written:
+        raise FileNotFoundError(f"No STL-10 *_X.bin file in {binary_dir}.")
+    tfrecord_writer.write_labels_file(output_dir, class_names)
+    return written

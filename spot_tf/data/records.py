@@ -1,0 +1,82 @@
+"""What every source shares: the split names, ``DatasetInfo`` and the sharded file reader.
+
+A source turns a split into a dataset of records ``{"encoded": string, "label": int32,
+"origin": string}`` (the encoded image, its 0-based label or -1, and the file/record it came from);
+the pipeline decodes, augments and batches them the same way whatever the source.
+"""
+
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+import tensorflow as tf
+
+# "unsupervised": the images of the self-supervised phases; "train": the labelled training split of
+# the evaluation phases; "test": the held-out split.
+SPLITS = ("unsupervised", "train", "test")
+
+
+def check_split(split):
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}: expected one of {SPLITS}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What the trainer needs to know about a ``--dataset`` before it builds anything.
+
+    Attributes:
+      num_classes: number of classes of the labelled splits.
+      num_examples: split -> number of images, or None where counting would mean reading it all.
+      kind: "tfrecord", "tfds", "folder" or "demo".
+      location: split -> where it is read from (file pattern, TFDS split, folder).
+      class_names: the class names in label order, where known.
+    """
+    num_classes: int
+    num_examples: Dict[str, Optional[int]]
+    kind: str = ""
+    location: Dict[str, str] = dataclasses.field(default_factory=dict)
+    class_names: Optional[Tuple[str, ...]] = None
+
+
+def make_record(encoded, label, origin):
+    return {"encoded": encoded, "label": tf.cast(label, tf.int32), "origin": origin}
+
+
+def pipeline_index(input_context):
+    """(number of input pipelines, this pipeline's id); (1, 0) without an InputContext."""
+    if input_context is None:
+        return 1, 0
+    return input_context.num_input_pipelines, input_context.input_pipeline_id
+
+
+def read_sharded(items, num_items, read_fn, *, training, seed, input_context, interleave,
+                 cycle_length=16):
+    """Shuffles, shards and reads a dataset of files.
+
+    Args:
+      items: a dataset of file descriptors (e.g. file names, or (path, label) pairs).
+      num_items: its length, to shard by file when every pipeline can get one.
+      read_fn: item -> a dataset of records (``interleave=True``) or one record (``False``).
+      training: shuffle the files (seeded) and read them in parallel without fixed order.
+      seed: the file shuffle seed; the same on every pipeline, so that file shards are disjoint.
+      input_context: a ``tf.distribute.InputContext`` or None.
+      interleave: whether ``read_fn`` returns datasets.
+      cycle_length: how many files are read at once.
+    """
+    num_shards, index = pipeline_index(input_context)
+    if training:
+        items = items.shuffle(max(num_items, 1), seed=seed, reshuffle_each_iteration=True)
+    by_file = num_items >= num_shards
+    if by_file:
+        items = items.shard(num_shards, index)
+    # Sharding by record needs every pipeline to see the records in the same order.
+    deterministic = not training or not by_file
+    if interleave:
+        records = items.interleave(read_fn, cycle_length=cycle_length, block_length=1,
+                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    else:
+        records = items.map(read_fn, num_parallel_calls=tf.data.AUTOTUNE,
+                            deterministic=deterministic)
+    if not by_file:
+        records = records.shard(num_shards, index)
+    return records

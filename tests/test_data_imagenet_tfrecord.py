@@ -1,0 +1,110 @@
+"""Tests of spot_tf/data/imagenet_tfrecord.py: the ImageNet-schema TFRecord reader."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from spot_tf.data import imagenet_tfrecord
+from spot_tf.data import tfrecord_writer
+
+
+def raw_example(encoded=None, label=None, **bytes_features):
+    """An Example with only the given keys (for the TPU variant and for broken records)."""
+    feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+               for key, value in bytes_features.items()}
+    if encoded is not None:
+        feature["image/encoded"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded]))
+    if label is not None:
+        feature["image/class/label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def jpeg(channels=3, value=128, size=40):
+    return tf.io.encode_jpeg(np.full((size, size, channels), value, np.uint8)).numpy()
+
+
+def write_records(path, examples):
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for example in examples:
+            writer.write(example.SerializeToString())
+    return str(path)
+
+
+def write_split(directory, prefix, labels, num_files=2):
+    """``num_files`` shards of full-schema examples, one per label, mixed colour images."""
+    per_file = np.array_split(np.asarray(labels), num_files)
+    for i, chunk in enumerate(per_file):
+        write_records(os.path.join(directory, f"{prefix}-{i:05d}-of-{num_files:05d}"), [
+            tfrecord_writer.image_example(np.full((40, 40, 3), 10 * int(label), np.uint8),
+                                          int(label), synset=f"n{label}") for label in chunk])
+
+
+def test_splits_and_counts(tmp_path):
+    write_split(tmp_path, "train", [1, 2, 3, 1, 2, 3])
+    write_split(tmp_path, "validation", [3, 2], num_files=1)
+    source = imagenet_tfrecord.TFRecordSource(str(tmp_path))
+    info = source.describe()
+    assert info.num_examples == {"unsupervised": 6, "train": 6, "test": 2}
+    assert info.num_classes == 3
+    assert info.location["test"].endswith("validation-*")
+    # A pattern naming the train files finds the validation files too.
+    pattern = imagenet_tfrecord.TFRecordSource(str(tmp_path / "train-*"))
+    assert pattern.files("test")[1] == source.files("test")[1]
+
+
+def test_unlabeled_files_feed_the_unsupervised_split(tmp_path):
+    write_split(tmp_path, "train", [1, 2])
+    write_split(tmp_path, "unlabeled", [0, 0, 0])
+    source = imagenet_tfrecord.TFRecordSource(str(tmp_path))
+    assert source.files("unsupervised")[0].endswith("unlabeled-*")
+    labels = [int(r["label"]) for r in source.records("unsupervised", training=False, seed=0,
+                                                     input_context=None)]
+    assert labels == [-1, -1, -1]
+
+
+def test_tpu_variant_and_minimal_records(tmp_path):
+    """Only image/encoded is required; labels 1..N become 0..N-1, no label becomes -1."""
+    write_records(tmp_path / "train-00000-of-00001", [
+        raw_example(jpeg(), 5, **{"image/class/synset": b"n5", "image/format": b"JPEG"}),
+        raw_example(jpeg())])
+    source = imagenet_tfrecord.TFRecordSource(str(tmp_path / "train-*"))
+    records = list(source.records("train", training=False, seed=0, input_context=None))
+    assert [int(r["label"]) for r in records] == [4, -1]
+    assert records[1]["origin"].numpy().decode().endswith("train-00000-of-00001:1")
+
+
+def test_labels_file_gives_classes(tmp_path):
+    write_split(tmp_path, "train", [1])
+    write_split(tmp_path, "validation", [1])
+    tfrecord_writer.write_labels_file(str(tmp_path), ["a", "b", "c", "d"])
+    info = imagenet_tfrecord.TFRecordSource(str(tmp_path)).describe()
+    assert info.num_classes == 4 and info.class_names == ("a", "b", "c", "d")
+
+
+def test_missing_files_name_the_pattern(tmp_path):
+    write_split(tmp_path, "train", [1])
+    with pytest.raises(FileNotFoundError, match="validation-"):
+        imagenet_tfrecord.TFRecordSource(str(tmp_path)).describe()
+    with pytest.raises(ValueError, match="held-out"):
+        imagenet_tfrecord.TFRecordSource(str(tmp_path / "*")).files("test")
+
+
+def test_record_without_image_encoded_is_named(tmp_path):
+    path = write_records(tmp_path / "train-00000-of-00001", [raw_example(None, 1)])
+    with pytest.raises(ValueError, match="image/encoded") as error:
+        imagenet_tfrecord.TFRecordSource(path).validate("train")
+    assert path in str(error.value)
+
+
+def test_not_a_tfrecord_file_is_named(tmp_path):
+    path = tmp_path / "train-00000-of-00001"
+    path.write_bytes(b"this is not a tfrecord file at all")
+    with pytest.raises(ValueError, match="train-00000-of-00001"):
+        imagenet_tfrecord.TFRecordSource(str(path)).validate("train")
+
+
+def test_count_records(tmp_path):
+    path = write_records(tmp_path / "x", [raw_example(jpeg(), 1)] * 7)
+    assert imagenet_tfrecord.count_records(path) == 7

@@ -1,0 +1,126 @@
+"""Tests of spot_tf/data/pipeline.py: the public make_dataset / describe_dataset."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from spot_tf.data import DatasetInfo
+from spot_tf.data import DecodeErrors
+from spot_tf.data import describe_dataset
+from spot_tf.data import make_dataset
+from test_data_image_folder import make_image_folder
+from test_data_imagenet_tfrecord import jpeg
+from test_data_imagenet_tfrecord import raw_example
+from test_data_imagenet_tfrecord import write_records
+from test_data_imagenet_tfrecord import write_split
+
+SIZE = 32
+
+
+@pytest.fixture(name="mixed_records")
+def fixture_mixed_records(tmp_path):
+    """train-*: full schema, TPU variant, greyscale JPEG, PNG and one corrupt image (labels 1..6)."""
+    png = tf.io.encode_png(np.zeros((30, 20, 4), np.uint8)).numpy()
+    write_split(tmp_path, "train", [1, 2])
+    write_records(tmp_path / "train-00002-of-00003", [
+        raw_example(jpeg(), 3, **{"image/class/synset": b"n3"}),  # TPU variant.
+        raw_example(jpeg(channels=1), 4),
+        raw_example(png, 5),
+        raw_example(b"\xff\xd8 corrupt jpeg", 6),
+    ])
+    write_split(tmp_path, "validation", [1, 2, 3], num_files=1)
+    return str(tmp_path)
+
+
+def _labels(dataset):
+    return sorted(int(label) for _, labels in dataset for label in labels)
+
+
+def test_eval_reads_everything_but_the_corrupt_image(mixed_records):
+    errors = DecodeErrors()
+    dataset = make_dataset(mixed_records, "train", SIZE, 4, training=False, with_labels=True,
+                           decode_errors=errors)
+    batches = list(dataset)
+    assert [len(labels) for _, labels in batches] == [4, 1]  # The remainder is kept.
+    assert _labels(batches) == [0, 1, 2, 3, 4]
+    assert errors.count == 1
+    assert errors.origins[0].endswith("train-00002-of-00003:3")
+    images = np.concatenate([images for images, _ in batches])
+    assert images.shape == (5, SIZE, SIZE, 3) and images.dtype == np.float32
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_strict_decode_names_the_file(mixed_records):
+    dataset = make_dataset(mixed_records, "train", SIZE, 4, training=False, strict_decode=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="train-00002-of-00003"):
+        list(dataset)
+
+
+def test_training_batches_repeat_and_drop_remainder(mixed_records):
+    dataset = make_dataset(mixed_records, "unsupervised", SIZE, 3, training=True, seed=1)
+    assert dataset.element_spec.shape == (3, SIZE, SIZE, 3)
+    batches = list(dataset.take(6))  # 18 images from a split of 5 good ones: it repeats.
+    assert all(-1 <= b.numpy().min() and b.numpy().max() <= 1 for b in batches)
+    once = make_dataset(mixed_records, "train", SIZE, 3, training=True, repeat=False)
+    assert sum(1 for _ in once) == 1  # 5 images -> one full batch.
+
+
+def test_input_context_shards_and_batches_per_replica(tmp_path):
+    write_split(tmp_path, "train", list(range(1, 17)), num_files=4)
+    seen = []
+    for pipeline_id in range(2):
+        context = tf.distribute.InputContext(2, pipeline_id, 2)
+        dataset = make_dataset(str(tmp_path / "train-*"), "train", SIZE, 8, training=False,
+                               with_labels=True, input_context=context)
+        assert all(len(labels) == 4 for _, labels in dataset)
+        seen.append(set(_labels(dataset)))
+    assert not seen[0] & seen[1] and seen[0] | seen[1] == set(range(16))
+
+
+def test_image_folder(tmp_path):
+    count = make_image_folder(tmp_path, copies=4)
+    info = describe_dataset(str(tmp_path))
+    assert info.kind == "folder" and info.num_classes == 2
+    assert sum(info.num_examples[s] for s in ("train", "test")) == count
+    labels = _labels(make_dataset(str(tmp_path), "test", SIZE, 8, training=False, with_labels=True))
+    assert len(labels) == info.num_examples["test"]
+
+
+def test_tfds(tmp_path):
+    with tfds.testing.mock_data(num_examples=6):
+        info = describe_dataset("tfds:stl10", tfds_data_dir=str(tmp_path))
+        assert info.location["unsupervised"] == "tfds:stl10/unlabelled"
+        batch = next(iter(make_dataset("tfds:stl10", "unsupervised", SIZE, 4, training=True,
+                                       tfds_data_dir=str(tmp_path))))
+    assert batch.shape == (4, SIZE, SIZE, 3)
+
+
+def test_demo(tmp_path):
+    info = describe_dataset("demo", cache_dir=str(tmp_path))
+    assert isinstance(info, DatasetInfo) and info.kind == "demo" and info.num_classes == 8
+    images, labels = next(iter(make_dataset("demo", "train", SIZE, 8, training=True,
+                                            cache_dir=str(tmp_path), with_labels=True)))
+    assert images.shape == (8, SIZE, SIZE, 3) and labels.dtype == tf.int32
+    assert set(labels.numpy()) <= set(range(8))
+
+
+def test_bad_inputs_are_named(tmp_path):
+    missing = str(tmp_path / "nothing-*")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    no_image = str(tmp_path / "bad" / "train-00000-of-00001")
+    os.makedirs(os.path.dirname(no_image))
+    write_records(no_image, [raw_example(None, 1, **{"image/format": b"JPEG"})])
+    cases = [(missing, "nothing-"), (str(empty), "empty"),
+             ("tfds:no_such_dataset_xyz", "no_such_dataset_xyz"),
+             (no_image, "image/encoded"), ("", "--dataset")]
+    for spec, name in cases:
+        with pytest.raises((ValueError, FileNotFoundError), match=name):
+            describe_dataset(spec)
+        with pytest.raises((ValueError, FileNotFoundError), match=name):
+            make_dataset(spec, "train", SIZE, 4, training=True)
+    with pytest.raises(ValueError, match="bogus"):
+        make_dataset(str(tmp_path), "bogus", SIZE, 4, training=True)

@@ -1,0 +1,44 @@
+"""Tests of spot_tf/data/tfds_source.py, offline with ``tfds.testing.mock_data``."""
+
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from spot_tf.data import tfds_source
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("stl10", {"unsupervised": "unlabelled", "train": "train", "test": "test"}),
+    ("imagenet2012", {"unsupervised": "train", "train": "train", "test": "validation"}),
+])
+def test_split_selection(name, expected, tmp_path):
+    with tfds.testing.mock_data(num_examples=4):
+        source = tfds_source.TFDSSource(name, data_dir=str(tmp_path))
+        info = source.describe()
+        assert info.location == {split: f"tfds:{name}/{s}" for split, s in expected.items()}
+        assert info.num_classes == {"stl10": 10, "imagenet2012": 1000}[name]
+        records = list(source.records("test", training=False, seed=0, input_context=None))
+    assert len(records) == 4
+    assert records[0]["encoded"].dtype == tf.string and records[0]["label"].dtype == tf.int32
+    assert not list(tmp_path.iterdir())  # Nothing written.
+
+
+def test_record_sharding_without_split_metadata():
+    with tfds.testing.mock_data(num_examples=6):
+        source = tfds_source.TFDSSource("stl10")
+        halves = [list(source.records("train", training=True, seed=1,
+                                      input_context=tf.distribute.InputContext(2, i, 2)))
+                  for i in range(2)]
+    assert [len(h) for h in halves] == [3, 3]
+
+
+def test_unknown_name_is_named():
+    with pytest.raises(ValueError, match="no_such_dataset_xyz"):
+        tfds_source.TFDSSource("no_such_dataset_xyz")
+
+
+def test_unprepared_dataset_is_named(tmp_path):
+    source = tfds_source.TFDSSource("stl10", data_dir=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="stl10"):
+        source.validate("train")
+    assert not list(tmp_path.iterdir())
