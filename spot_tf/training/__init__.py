@@ -1,0 +1,1 @@
+"""Training: the autoencoder and spot phases as Keras train_steps under tf.distribute."""

@@ -1,0 +1,77 @@
+"""Phase 1: the autoencoder trained alone (30 x MSE + L2) in a custom train_step."""
+import keras
+import tensorflow as tf
+
+from spot_tf.training import losses
+from spot_tf.training.ema import WeightAverage
+from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
+from spot_tf.training.spot_trainer import unpack_batch
+from spot_tf.training.step_metrics import StepMetrics
+
+LOGGED = ("loss", "reconstruction_mse_x30", "l2", "lr")
+
+
+class AutoencoderTrainer(keras.Model):
+    """Trains an Autoencoder with the original's Adam, doubled bias gradients and a weight average.
+
+    Args:
+        model: The Autoencoder.
+        ema_decay: Decay of the weight moving average (the original keeps one in every phase).
+    """
+
+    def __init__(self, model, ema_decay=0.9999, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.ema_decay = ema_decay
+        self.image_shape = None
+        self.ema = None
+        self.optimizer_ = None
+        self.step_metrics = StepMetrics(LOGGED)
+
+    def build_for(self, image_size):
+        """Creates the model's variables and the weight average (before optimizers or restores)."""
+        self.model(tf.zeros((1, image_size, image_size, 3)), training=False)
+        self.ema = WeightAverage(self.model.trainable_variables, self.ema_decay)
+        # Every variable exists now: keep Keras from tracing call() on the data to build the trainer.
+        self.built = True
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.optimizer_ = optimizer
+        optimizer.build(self.model.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.step_metrics.means)
+
+    @property
+    def step(self):
+        return self.optimizer_.iterations
+
+    def call(self, data, training=False):
+        return self.model(unpack_batch(data)[0], training=training)
+
+    def train_step(self, data):
+        images = tf.cast(unpack_batch(data)[0], tf.float32)
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        variables = self.model.trainable_variables
+        step = self.step
+        lr = current_learning_rate(self.optimizer_)
+        with tf.GradientTape() as tape:
+            reconstruction = self.model(images, training=True)
+            terms = losses.autoencoder_loss(images, reconstruction, tf.shape(images)[0] * replicas)
+            l2 = losses.l2_term(self.model)
+            total = terms["reconstruction_mse_x30"] + l2
+            scaled = scaled_loss(self.optimizer_, total)
+        grads = tape.gradient(scaled, variables)
+        self.optimizer_.apply(multiply_bias_gradients(grads, variables), variables)
+        self.ema.update(step)
+        self.step_metrics.update({**terms, "loss": total, "l2": l2}, {"lr": lr})
+        return self.step_metrics.results()
+
+    def checkpoint(self):
+        """The tf.train.Checkpoint of this phase (layout in spot_tf.training.checkpoint)."""
+        return tf.train.Checkpoint(model=self.model, ema=self.ema, optimizer=self.optimizer_)
+
+    def get_config(self):
+        return {**super().get_config(), "ema_decay": self.ema_decay}

@@ -1,0 +1,142 @@
+"""Callbacks of the training phases: divergence guard, step-numbered checkpoints, TensorBoard."""
+import math
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from spot_tf import visualize
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite logged value (checked before anything is saved)."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at = None
+        self.bad_values = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad and self.diverged_at is None:
+            self.diverged_at = int(self.model.step)
+            self.bad_values = bad
+            self.model.stop_training = True
+
+
+class StepCheckpoint(keras.callbacks.Callback):
+    """Saves `manager`'s checkpoint as ckpt-<global step> every `every` steps and at the end.
+
+    Nothing is saved once `guard` has seen a non-finite loss, so the last checkpoint is good.
+
+    Args:
+        manager: A tf.train.CheckpointManager of the phase's checkpoint.
+        every: Steps between checkpoints.
+        guard: The NanGuard of the same fit.
+    """
+
+    def __init__(self, manager, every, guard):
+        super().__init__()
+        self.manager = manager
+        self.every = every
+        self.guard = guard
+        self.last_saved = None
+
+    def _save(self):
+        step = int(self.model.step)
+        if self.guard.diverged_at is None and step != self.last_saved:
+            self.manager.save(checkpoint_number=step)
+            self.last_saved = step
+
+    def on_train_begin(self, logs=None):
+        self.last_saved = int(self.model.step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.step) % self.every == 0:
+            self._save()
+
+    def on_train_end(self, logs=None):
+        self._save()
+
+
+class TensorBoardSummaries(keras.callbacks.Callback):
+    """Every `every` steps: the logged scalars (means over the window, then reset), images, filters
+    and weight histograms, written at the global step.
+
+    Every worker runs this (reading synced-on-read variables can be collective), but only the chief
+    passes a real writer.
+
+    Args:
+        writer: A tf.summary writer (a no-op writer on non-chief workers).
+        every: Steps between summaries.
+        sample_images: A fixed batch of [-1, 1] images for the image summaries.
+        image_fn: `(sample_images) -> {name: [N, H, W, C] images in [0, 1]}`.
+        histogram_variables: `() -> {name: variable}` for weight histograms.
+    """
+
+    def __init__(self, writer, every, sample_images, image_fn, histogram_variables):
+        super().__init__()
+        self.writer = writer
+        self.every = every
+        self.sample_images = sample_images
+        self.image_fn = image_fn
+        self.histogram_variables = histogram_variables
+        self.reset_pending = False
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Reset here, not right after writing, so that the epoch-end log still shows the last window.
+        if self.reset_pending:
+            self.model.step_metrics.reset()
+            self.reset_pending = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step)
+        if step % self.every:
+            return
+        images = self.image_fn(self.sample_images)
+        with self.writer.as_default(step=step):
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(f"train/{name}", float(value))
+            for name, value in images.items():
+                tf.summary.image(name, value, max_outputs=1)
+            for name, variable in self.histogram_variables().items():
+                tf.summary.histogram(f"weights/{name}", variable)
+        self.writer.flush()
+        self.reset_pending = True
+        logging.info("step %d: %s", step, ", ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items()))
+
+
+def spot_images(model):
+    """Image summaries of the spot phase: inputs, reconstructions, repaired, masks, conv_1 filters."""
+
+    def images(sample):
+        out = model(sample, training=False)
+        factor = sample.shape[1] // out["mask"].shape[1]
+        mask = tf.repeat(tf.repeat(out["mask"], factor, 1), factor, 2)
+        return {"images/inputs": visualize.montage(visualize.to_unit_range(sample)),
+                "images/reconstructions": visualize.montage(visualize.to_unit_range(out["reconstruction"])),
+                "images/repaired": visualize.montage(visualize.to_unit_range(out["repaired"])),
+                "images/dropped_marked": visualize.montage(visualize.mark_dropped(sample, out["mask"])),
+                "images/masks": visualize.montage(mask),
+                "weights/conv_1": visualize.filter_grid(model.discriminator.conv_1.conv.kernel)}
+
+    return images
+
+
+def autoencoder_images(model):
+    """Image summaries of the autoencoder phase: inputs and reconstructions."""
+
+    def images(sample):
+        return {"images/inputs": visualize.montage(visualize.to_unit_range(sample)),
+                "images/reconstructions": visualize.montage(visualize.to_unit_range(model(sample, training=False)))}
+
+    return images
+
+
+def weight_histograms(network):
+    """`() -> {variable path: variable}` over the network's trainable variables."""
+    return lambda: {v.path: v for v in network.trainable_variables}

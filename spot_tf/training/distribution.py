@@ -1,0 +1,56 @@
+"""tf.distribute helpers: the strategy from a flag, replica ids and cross-replica sums."""
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def make_strategy(name, devices=None):
+    """Returns the tf.distribute strategy named by `--strategy`.
+
+    Args:
+        name: "default" (one device), "mirrored" (all local GPUs, or `devices`), or "multi_worker"
+            (MultiWorkerMirroredStrategy; reads TF_CONFIG, which must be set before this call).
+        devices: Devices for "mirrored" (e.g. ["CPU:0", "CPU:1"] in tests).
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                             "(cluster and task of this worker)")
+        json.loads(os.environ["TF_CONFIG"])
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+
+
+def is_chief(strategy):
+    """Whether this worker writes checkpoints, summaries and exports (worker 0, or the only one)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type in (None, "chief") or (task_type == "worker" and task_id == 0
+                                            and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def replica_id():
+    """This replica's index over all workers (0 outside a strategy)."""
+    rid = tf.distribute.get_replica_context().replica_id_in_sync_group
+    return tf.cast(rid, tf.int64)
+
+
+def num_replicas():
+    return tf.distribute.get_replica_context().num_replicas_in_sync
+
+
+def global_sum(value):
+    """Sum of `value` over all replicas (itself with one replica)."""
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)

@@ -1,0 +1,37 @@
+"""Exponential moving average of trainable weights, as the original's tf.train.ExponentialMovingAverage."""
+import tensorflow as tf
+
+
+class WeightAverage(tf.Module):
+    """Keeps (and checkpoints) a moving average of `variables`.
+
+    Like TF1's `ExponentialMovingAverage(decay, num_updates=global_step)`, the decay used at step t
+    is min(decay, (1 + t) / (10 + t)), so early averages follow the weights closely.
+
+    Args:
+        variables: The (trainable) variables to average; their order fixes the checkpoint layout.
+        decay: The asymptotic decay (the original: 0.9999).
+    """
+
+    def __init__(self, variables, decay=0.9999, name="ema"):
+        super().__init__(name=name)
+        self.decay = decay
+        self.sources = list(variables)
+        # ONLY_FIRST_REPLICA: every replica holds the same weights, so one update is the update.
+        self.averages = [
+            tf.Variable(tf.identity(v.value if hasattr(v, "value") else v), trainable=False,
+                        name=f"average_{i}", aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            for i, v in enumerate(self.sources)]
+
+    def update(self, step):
+        """Moves every average towards its variable; `step` is the global step before this update."""
+        step = tf.cast(step, tf.float32)
+        decay = tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
+        for average, source in zip(self.averages, self.sources):
+            value = tf.cast(source.value if hasattr(source, "value") else source, average.dtype)
+            average.assign_sub((1.0 - decay) * (average - value))
+
+    def copy_to_sources(self):
+        """Overwrites the variables with their averages (for export or evaluation of EMA weights)."""
+        for average, source in zip(self.averages, self.sources):
+            source.assign(tf.cast(average, source.dtype))

@@ -1,0 +1,36 @@
+"""Running means of the logged values of a train_step, reset after each summary window."""
+import keras
+import tensorflow as tf
+
+
+class StepMetrics:
+    """One keras.metrics.Mean per logged name, created on the trainer (so fit() reports them).
+
+    Under a strategy each replica updates its own copy of a metric and reading it sums over
+    replicas, so the Mean of N replica updates is their average; no collective runs in the step.
+
+    Args:
+        names: The logged names, in order.
+    """
+
+    def __init__(self, names):
+        self.names = tuple(names)
+        self.means = [keras.metrics.Mean(name=n) for n in self.names]
+
+    def update(self, contributions, statistics=None):
+        """`contributions` sum to the global value over replicas; `statistics` (per-replica means)
+        average to it."""
+        statistics = statistics or {}
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        for name, mean in zip(self.names, self.means):
+            if name in contributions:
+                mean.update_state(tf.cast(contributions[name], tf.float32) * replicas)
+            else:
+                mean.update_state(tf.cast(statistics[name], tf.float32))
+
+    def results(self):
+        return {m.name: m.result() for m in self.means}
+
+    def reset(self):
+        for m in self.means:
+            m.reset_state()
