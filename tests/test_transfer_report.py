@@ -1,0 +1,28 @@
+import json
+
+import pytest
+
+from spot_tf.transfer.report import results_markdown, write_report
+
+RESULTS = {"conv_1": {"top1": 19.5, "top5": 40.0}, "conv_5": {"top1": 34.875, "top5": 60.25}}
+
+
+def test_writes_json_markdown_and_png(tmp_path):
+    paths = write_report(RESULTS, tmp_path / "out", title="probe")
+    with open(paths["results.json"]) as f:
+        assert json.load(f) == RESULTS
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "| conv_5 | 34.88 | 60.25 |" in markdown and markdown.startswith("# probe")
+    assert (tmp_path / "out" / "top1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_keeps_layer_order():
+    lines = results_markdown({"conv_5": {"top1": 1, "top5": 2}, "conv_1": {"top1": 3, "top5": 4}}, "t").splitlines()
+    assert [line.split("|")[1].strip() for line in lines[4:]] == ["conv_5", "conv_1"]
+
+
+@pytest.mark.parametrize("bad", [{}, {"conv_1": {"top1": 1.0}}, {"conv_1": {"top1": 1.0, "top5": 2.0, "x": 0}}])
+def test_rejects_malformed_results(tmp_path, bad):
+    with pytest.raises(ValueError, match="results"):
+        write_report(bad, tmp_path)
+    assert not (tmp_path / "results.json").exists()
