@@ -3,6 +3,7 @@ import keras
 
 from spot_tf.models.conv_unit import SLIM_WEIGHT_DECAY, ConvUnit, he_fan_avg
 from spot_tf.models.resize import upsample2x_bilinear_tf1
+from spot_tf.models.tracking import track_by_name
 
 # Widths of the encoder's stride-2 layers conv_1..conv_depth (the original's DEFAULT_FILTER_DIMS).
 ENCODER_WIDTHS = (64, 128, 256, 512, 1024)
@@ -39,7 +40,8 @@ class Encoder(keras.Model):
             raise ValueError(f"ae_depth must be between 1 and 5, got {depth}")
         self.depth = depth
         self.stem = _ae_unit(STEM_WIDTH, 3, name="conv_0")
-        self.downs = [_ae_unit(ENCODER_WIDTHS[l], 2, strides=2, name=f"conv_{l + 1}") for l in range(depth)]
+        self.downs = track_by_name(
+            self, [_ae_unit(ENCODER_WIDTHS[l], 2, strides=2, name=f"conv_{l + 1}") for l in range(depth)])
 
     def call(self, images, training=None):
         x = self.stem(images, training=training)
@@ -94,7 +96,8 @@ class Decoder(keras.Model):
     def __init__(self, depth=4, **kwargs):
         super().__init__(**kwargs)
         self.depth = depth
-        self.steps = [UpStep(w, name=n) for w, n in zip(decoder_widths(depth), decoder_step_names(depth))]
+        self.steps = track_by_name(
+            self, [UpStep(w, name=n) for w, n in zip(decoder_widths(depth), decoder_step_names(depth))])
         # slim's ae_argscope puts the L2 on biases too: only this layer has one.
         self.to_rgb = ConvUnit(3, 3, activation="tanh", kernel_initializer=he_fan_avg(),
                                bias_decay=SLIM_WEIGHT_DECAY, name=f"deconv_{depth + 1}")

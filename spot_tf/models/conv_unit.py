@@ -8,6 +8,8 @@ checkpoint stores them.
 import keras
 from keras import ops
 
+from spot_tf.models.tracking import track_by_name
+
 # slim's l2_regularizer(s) is s * sum(w**2) / 2; Keras' L2(l) is l * sum(w**2).
 SLIM_WEIGHT_DECAY = 5e-5
 
@@ -129,7 +131,8 @@ class GroupedConvUnit(keras.layers.Layer):
         self.filters = filters
         self.groups = groups
         self.unit_kwargs = unit_kwargs
-        self.units = [ConvUnit(filters // groups, name=f"conv_{g}", **unit_kwargs) for g in range(groups)]
+        self.units = track_by_name(
+            self, [ConvUnit(filters // groups, name=f"conv_{g}", **unit_kwargs) for g in range(groups)])
 
     def build(self, input_shape):
         group_shape = tuple(input_shape[:-1]) + (input_shape[-1] // self.groups,)

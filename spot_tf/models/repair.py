@@ -4,6 +4,7 @@ from keras import ops
 
 from spot_tf.models.conv_unit import ConvUnit, he_fan_avg
 from spot_tf.models.resize import upsample_nearest
+from spot_tf.models.tracking import track_by_name
 
 
 class RepairBlock(keras.layers.Layer):
@@ -77,8 +78,8 @@ class RepairNetwork(keras.Model):
         self.widths = tuple(widths)
         self.preactivation = preactivation
         self.sync_batch_norm = sync_batch_norm
-        self.blocks = [RepairBlock(w, preactivation, sync_batch_norm, name=f"repair_{i}")
-                       for i, w in enumerate(self.widths)]
+        self.blocks = track_by_name(self, [RepairBlock(w, preactivation, sync_batch_norm, name=f"repair_{i}")
+                                           for i, w in enumerate(self.widths)])
 
     def call(self, damaged, keep_mask, decoder, training=None):
         if len(decoder.steps) != len(self.blocks) - 1:
