@@ -41,6 +41,8 @@ class RunConfig:
     export_ema: bool = False
     eval_source: str = None
     finetune_layers: int = 0
+    eval_image_size: int = 0
+    eval_batch_size: int = 0
 
     def validate(self):
         """Raises ValueError naming the flag at fault."""

@@ -21,3 +21,41 @@ def two_replicas():
     strategy with other tensor shapes collides with the first one's cached collectives.
     """
     return tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+
+
+@pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory):
+    """The embedded demo data, written once for the session."""
+    from spot_tf.data import ensure_demo
+    cache = tmp_path_factory.mktemp("demo_cache")
+    ensure_demo(str(cache))
+    return str(cache)
+
+
+def tiny_config(model_dir, demo_cache, **overrides):
+    """A RunConfig small enough for tests: 32 px, batch 4, a few steps."""
+    from spot_tf.config import RunConfig
+    settings = dict(model_dir=str(model_dir), dataset="demo", data_cache_dir=demo_cache, image_size=32, batch_size=4,
+                    ae_steps=2, spot_steps=4, eval_steps=4, checkpoint_every=2, summary_every=2)
+    settings.update(overrides)
+    return RunConfig(**settings).validate()
+
+
+@pytest.fixture(scope="session")
+def tiny_autoencoder(tmp_path_factory, demo_cache):
+    """A model_dir holding a 2-step autoencoder phase (32 px), for the spot phase to start from."""
+    from spot_tf.training import runner
+    model_dir = tmp_path_factory.mktemp("tiny_run")
+    runner.train_autoencoder(tiny_config(model_dir, demo_cache))
+    return str(model_dir / "autoencoder")
+
+
+def summary_tags(log_dir):
+    """{tag: [steps]} of the TensorBoard event files under log_dir."""
+    import glob
+    tags = {}
+    for path in glob.glob(os.path.join(str(log_dir), "**", "events.out.tfevents.*"), recursive=True):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags

@@ -52,6 +52,9 @@ flags.DEFINE_string("eval_source", None, "What linear_eval / finetune evaluate: 
                     "TF1 checkpoint or an exported SavedModel (default: model_dir/spot).")
 flags.DEFINE_integer("finetune_layers", 0, "finetune: number of top conv layers trained (0 = linear).",
                      lower_bound=0, upper_bound=5)
+flags.DEFINE_integer("eval_image_size", 0, "Image size of linear_eval / finetune (0 = --image_size).",
+                     lower_bound=0)
+flags.DEFINE_integer("eval_batch_size", 0, "Batch size of linear_eval / finetune (0 = --batch_size).", lower_bound=0)
 flags.mark_flag_as_required("model_dir")
 
 

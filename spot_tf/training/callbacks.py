@@ -28,10 +28,16 @@ class NanGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def all_finite(variables):
+    """Whether every entry of every variable is finite."""
+    return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(tf.cast(v, tf.float32))) for v in variables]))
+
+
 class StepCheckpoint(keras.callbacks.Callback):
     """Saves `manager`'s checkpoint as ckpt-<global step> every `every` steps and at the end.
 
-    Nothing is saved once `guard` has seen a non-finite loss, so the last checkpoint is good.
+    Nothing is saved once `guard` has seen a non-finite loss, nor weights that are not all finite
+    (that stops training too), so every checkpoint written is a good one.
 
     Args:
         manager: A tf.train.CheckpointManager of the phase's checkpoint.
@@ -48,9 +54,14 @@ class StepCheckpoint(keras.callbacks.Callback):
 
     def _save(self):
         step = int(self.model.step)
-        if self.guard.diverged_at is None and step != self.last_saved:
-            self.manager.save(checkpoint_number=step)
-            self.last_saved = step
+        if self.guard.diverged_at is not None or step == self.last_saved:
+            return
+        if not all_finite(self.model.trainable_variables):
+            self.guard.diverged_at, self.guard.bad_values = step, {"weights": float("nan")}
+            self.model.stop_training = True
+            return
+        self.manager.save(checkpoint_number=step)
+        self.last_saved = step
 
     def on_train_begin(self, logs=None):
         self.last_saved = int(self.model.step)

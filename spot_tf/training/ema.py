@@ -16,19 +16,25 @@ class WeightAverage(tf.Module):
     def __init__(self, variables, decay=0.9999, name="ema"):
         super().__init__(name=name)
         self.decay = decay
-        self.sources = list(variables)
+        sources = tuple(variables)
+        # Not tracked: the variables belong to (and are checkpointed with) their model.
+        self._sources = lambda: sources
         # ONLY_FIRST_REPLICA: every replica holds the same weights, so one update is the update.
         self.averages = [
-            tf.Variable(tf.identity(v.value if hasattr(v, "value") else v), trainable=False,
+            tf.Variable(tf.convert_to_tensor(v), trainable=False,
                         name=f"average_{i}", aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
             for i, v in enumerate(self.sources)]
+
+    @property
+    def sources(self):
+        return self._sources()
 
     def update(self, step):
         """Moves every average towards its variable; `step` is the global step before this update."""
         step = tf.cast(step, tf.float32)
         decay = tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
         for average, source in zip(self.averages, self.sources):
-            value = tf.cast(source.value if hasattr(source, "value") else source, average.dtype)
+            value = tf.cast(tf.convert_to_tensor(source), average.dtype)
             average.assign_sub((1.0 - decay) * (average - value))
 
     def copy_to_sources(self):

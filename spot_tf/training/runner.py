@@ -77,6 +77,8 @@ def _fit(cfg, strategy, trainer, total_steps, directory, image_fn, histogram_net
                 callbacks=callbacks, verbose=1, shuffle=False)
     if not chief:
         shutil.rmtree(manager.directory, ignore_errors=True)
+    logging.info("%s: step %d, weights checksum %.10e", directory, int(trainer.step),
+                 weights_checksum(trainer.trainable_variables))
     if guard.diverged_at is not None:
         raise cb.TrainingDivergedError(
             f"training diverged at step {guard.diverged_at} ({guard.bad_values}); the last good checkpoint "
@@ -84,18 +86,29 @@ def _fit(cfg, strategy, trainer, total_steps, directory, image_fn, histogram_net
     return int(trainer.step)
 
 
+def weights_checksum(variables):
+    """Sum of all weights in float64: equal on every worker of a synchronous run."""
+    return float(sum(tf.reduce_sum(tf.cast(v, tf.float64)) for v in variables))
+
+
 def train_autoencoder(cfg, strategy=None):
     """Phase 1: trains encoder + decoder for --ae_steps into model_dir/autoencoder."""
     strategy = strategy or make_strategy(cfg.strategy)
     set_precision(cfg.mixed_precision)
     with strategy.scope():
-        model = Autoencoder(cfg.ae_depth, name="autoencoder")
-        trainer = AutoencoderTrainer(model)
-        trainer.build_for(cfg.image_size)
-        trainer.compile(make_adam(linear_policy(cfg.learning_rate, cfg.ae_steps), cfg.mixed_precision == "fp16"),
-                        jit_compile=cfg.xla)
+        trainer = build_autoencoder_trainer(cfg)
     return _fit(cfg, strategy, trainer, cfg.ae_steps, phase_dir(cfg, "autoencoder"),
-                cb.autoencoder_images(model), model)
+                cb.autoencoder_images(trainer.model), trainer.model)
+
+
+def build_autoencoder_trainer(cfg):
+    """The compiled phase-1 trainer (call inside the strategy scope, after `set_precision`)."""
+    model = Autoencoder(cfg.ae_depth, name="autoencoder")
+    trainer = AutoencoderTrainer(model)
+    trainer.build_for(cfg.image_size)
+    trainer.compile(make_adam(linear_policy(cfg.learning_rate, cfg.ae_steps), cfg.mixed_precision == "fp16"),
+                    jit_compile=cfg.xla)
+    return trainer
 
 
 def restore_autoencoder(model, cfg):
@@ -120,18 +133,26 @@ def build_spot_model(cfg):
                      sync_batch_norm=cfg.sync_batch_norm, name="spot_model")
 
 
+def build_spot_trainer(cfg):
+    """The compiled phase-2 trainer, autoencoder not yet restored (call inside the strategy scope,
+    after `set_precision`)."""
+    model = build_spot_model(cfg)
+    trainer = SpotTrainer(model, generator_loss=cfg.generator_loss, seed=cfg.seed)
+    loss_scale = cfg.mixed_precision == "fp16"
+    trainer.compile(make_adam(linear_policy(cfg.learning_rate, cfg.spot_steps), loss_scale),
+                    make_adam(linear_policy(cfg.learning_rate, cfg.spot_steps), loss_scale),
+                    jit_compile=cfg.xla)
+    return trainer
+
+
 def train_spot(cfg, strategy=None):
     """Phase 2: restores the autoencoder, trains repair network + discriminator into model_dir/spot."""
     strategy = strategy or make_strategy(cfg.strategy)
     set_precision(cfg.mixed_precision)
     directory = phase_dir(cfg, "spot")
     with strategy.scope():
-        model = build_spot_model(cfg)
-        trainer = SpotTrainer(model, generator_loss=cfg.generator_loss, seed=cfg.seed)
-        loss_scale = cfg.mixed_precision == "fp16"
-        trainer.compile(make_adam(linear_policy(cfg.learning_rate, cfg.spot_steps), loss_scale),
-                        make_adam(linear_policy(cfg.learning_rate, cfg.spot_steps), loss_scale),
-                        jit_compile=cfg.xla)
+        trainer = build_spot_trainer(cfg)
+        model = trainer.model
         if not tf.train.latest_checkpoint(directory):
             restore_autoencoder(model, cfg)
     return _fit(cfg, strategy, trainer, cfg.spot_steps, directory, cb.spot_images(model), model.discriminator)
