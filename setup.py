@@ -23,5 +23,5 @@ setup(
         "scikit-image",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    extras_require={"test": ["pytest>=7"]},
 )

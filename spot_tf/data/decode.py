@@ -12,7 +12,8 @@ from absl import logging
 import tensorflow as tf
 
 # What a failed decode yields; big enough for any crop or resize to run before it is filtered out.
-_PLACEHOLDER = tf.zeros([8, 8, 3], tf.uint8)
+# (Made per call, not at import: MultiWorkerMirroredStrategy must come before any TF op runs.)
+_PLACEHOLDER_SHAPE = (8, 8, 3)
 
 
 def _decode_rgb(encoded):
@@ -24,7 +25,7 @@ def decode_image(encoded):
     """Decodes JPEG/PNG/GIF/BMP bytes to uint8 [H, W, 3]; returns ``(image, ok)``, never raises."""
     decoded = tf.data.Dataset.from_tensors(encoded).map(
         lambda x: (_decode_rgb(x), True)).ignore_errors()
-    fallback = tf.data.Dataset.from_tensors((_PLACEHOLDER, False))
+    fallback = tf.data.Dataset.from_tensors((tf.zeros(_PLACEHOLDER_SHAPE, tf.uint8), False))
     image, ok = decoded.concatenate(fallback).take(1).get_single_element()
     return tf.ensure_shape(image, [None, None, 3]), ok
 

@@ -67,7 +67,7 @@ class AutoencoderTrainer(keras.Model):
         self.optimizer_.apply(multiply_bias_gradients(grads, variables), variables)
         self.ema.update(step)
         self.step_metrics.update({**terms, "loss": total, "l2": l2}, {"lr": lr})
-        return self.step_metrics.results()
+        return self.step_metrics.step_logs()
 
     def checkpoint(self):
         """The tf.train.Checkpoint of this phase (layout in spot_tf.training.checkpoint)."""

@@ -2,14 +2,21 @@
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from spot_tf import visualize
+from spot_tf.training.distribution import scalar_value
 
 
 class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def log_value(value):
+    """A logged value (a scalar, or a [1] array from train_step) as a float."""
+    return float(np.mean(value))
 
 
 class NanGuard(keras.callbacks.Callback):
@@ -21,9 +28,10 @@ class NanGuard(keras.callbacks.Callback):
         self.bad_values = None
 
     def on_train_batch_end(self, batch, logs=None):
-        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        values = {k: log_value(v) for k, v in (logs or {}).items()}
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad and self.diverged_at is None:
-            self.diverged_at = int(self.model.step)
+            self.diverged_at = scalar_value(self.model.step)
             self.bad_values = bad
             self.model.stop_training = True
 
@@ -53,7 +61,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.last_saved = None
 
     def _save(self):
-        step = int(self.model.step)
+        step = scalar_value(self.model.step)
         if self.guard.diverged_at is not None or step == self.last_saved:
             return
         if not all_finite(self.model.trainable_variables):
@@ -64,10 +72,10 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.last_saved = step
 
     def on_train_begin(self, logs=None):
-        self.last_saved = int(self.model.step)
+        self.last_saved = scalar_value(self.model.step)
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.step) % self.every == 0:
+        if scalar_value(self.model.step) % self.every == 0:
             self._save()
 
     def on_train_end(self, logs=None):
@@ -105,20 +113,20 @@ class TensorBoardSummaries(keras.callbacks.Callback):
             self.reset_pending = False
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.step)
+        step = scalar_value(self.model.step)
         if step % self.every:
             return
         images = self.image_fn(self.sample_images)
         with self.writer.as_default(step=step):
             for name, value in (logs or {}).items():
-                tf.summary.scalar(f"train/{name}", float(value))
+                tf.summary.scalar(f"train/{name}", log_value(value))
             for name, value in images.items():
                 tf.summary.image(name, value, max_outputs=1)
             for name, variable in self.histogram_variables().items():
                 tf.summary.histogram(f"weights/{name}", variable)
         self.writer.flush()
         self.reset_pending = True
-        logging.info("step %d: %s", step, ", ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items()))
+        logging.info("step %d: %s", step, ", ".join(f"{k}={log_value(v):.4g}" for k, v in (logs or {}).items()))
 
 
 def spot_images(model):

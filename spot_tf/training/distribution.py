@@ -54,3 +54,8 @@ def global_sum(value):
     if context.num_replicas_in_sync == 1:
         return value
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def scalar_value(variable):
+    """A scalar (possibly mirrored) variable as a Python number, e.g. the global step."""
+    return tf.convert_to_tensor(variable).numpy().item()

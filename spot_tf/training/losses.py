@@ -48,6 +48,7 @@ def discriminator_terms(logits, mask_logits, keep_mask, global_batch):
         global_batch: B summed over replicas.
     """
     batch = tf.shape(keep_mask)[0]
+    keep_mask = tf.cast(keep_mask, tf.float32)
     logits = tf.cast(logits, tf.float32)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=real_labels(batch), logits=logits)
     mask_labels = tf.concat([tf.ones_like(keep_mask), keep_mask], axis=0)
@@ -66,6 +67,7 @@ def repair_terms(images, repaired, logits, keep_mask, global_batch):
     batch = tf.shape(keep_mask)[0]
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=1 - real_labels(batch),
                                                         logits=tf.cast(logits, tf.float32))
+    keep_mask = tf.cast(keep_mask, tf.float32)
     factor = images.shape[1] // keep_mask.shape[1]
     weights = tf.broadcast_to(upsample_nearest(keep_mask, factor), tf.shape(images))
     squared = weights * tf.square(tf.cast(repaired, tf.float32) - images)

@@ -13,7 +13,7 @@ from spot_tf.models import Autoencoder, SpotModel
 from spot_tf.training import callbacks as cb
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
 from spot_tf.training.checkpoint import resolve_checkpoint
-from spot_tf.training.distribution import is_chief, make_strategy
+from spot_tf.training.distribution import is_chief, make_strategy, scalar_value
 from spot_tf.training.optimization import linear_policy, make_adam
 from spot_tf.training.spot_trainer import SpotTrainer
 
@@ -62,7 +62,7 @@ def _fit(cfg, strategy, trainer, total_steps, directory, image_fn, histogram_net
         if latest:
             trainer.checkpoint().restore(latest).assert_existing_objects_matched()
             logging.info("resuming from %s", latest)
-    start = int(trainer.step)
+    start = scalar_value(trainer.step)
     if start >= total_steps:
         logging.info("%s: already at step %d of %d, nothing to do", directory, start, total_steps)
         return start
@@ -77,13 +77,13 @@ def _fit(cfg, strategy, trainer, total_steps, directory, image_fn, histogram_net
                 callbacks=callbacks, verbose=1, shuffle=False)
     if not chief:
         shutil.rmtree(manager.directory, ignore_errors=True)
-    logging.info("%s: step %d, weights checksum %.10e", directory, int(trainer.step),
+    logging.info("%s: step %d, weights checksum %.10e", directory, scalar_value(trainer.step),
                  weights_checksum(trainer.trainable_variables))
     if guard.diverged_at is not None:
         raise cb.TrainingDivergedError(
             f"training diverged at step {guard.diverged_at} ({guard.bad_values}); the last good checkpoint "
             f"{tf.train.latest_checkpoint(directory)} is kept. Lower --learning_rate or check the data.")
-    return int(trainer.step)
+    return scalar_value(trainer.step)
 
 
 def weights_checksum(variables):

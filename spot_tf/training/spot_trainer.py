@@ -122,14 +122,15 @@ class SpotTrainer(keras.Model):
         self.step_metrics.update(
             {**terms, "discriminator_loss": d_total, "repair_loss": r_total},
             {**self._accuracies(out), **lrs})
-        return self.step_metrics.results()
+        return self.step_metrics.step_logs()
 
     @staticmethod
     def _accuracies(out):
         batch = tf.shape(out["mask"])[0]
         predicted_real = tf.argmax(out["logits"], axis=1, output_type=tf.int32)
         correct = tf.cast(tf.equal(predicted_real, losses.real_labels(batch)), tf.float32)
-        mask_labels = tf.reshape(tf.concat([tf.ones_like(out["mask"]), out["mask"]], 0), tf.shape(out["mask_logits"]))
+        mask = tf.cast(out["mask"], tf.float32)
+        mask_labels = tf.reshape(tf.concat([tf.ones_like(mask), mask], 0), tf.shape(out["mask_logits"]))
         mask_correct = tf.cast(tf.equal(tf.cast(out["mask_logits"] > 0, tf.float32), mask_labels), tf.float32)
         return {"accuracy_real": tf.reduce_mean(correct[:batch]), "accuracy_repaired": tf.reduce_mean(correct[batch:]),
                 "mask_accuracy": tf.reduce_mean(mask_correct)}

@@ -31,6 +31,14 @@ class StepMetrics:
     def results(self):
         return {m.name: m.result() for m in self.means}
 
+    def step_logs(self):
+        """What a train_step returns: the results with a leading axis of 1.
+
+        Keras (3.15) reduces train_step outputs under MultiWorkerMirroredStrategy with
+        strategy.reduce(MEAN, value, axis=0), which fails on scalars.
+        """
+        return {name: tf.reshape(value, [1]) for name, value in self.results().items()}
+
     def reset(self):
         for m in self.means:
             m.reset_state()
