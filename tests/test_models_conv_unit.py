@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -39,3 +40,61 @@ def test_config_round_trip():
     assert clone.get_config() == unit.get_config()
     single = ConvUnit(4, 2, strides=2, activation="leaky_relu", weight_decay=0.0)
     assert ConvUnit.from_config(single.get_config()).get_config() == single.get_config()
+
+
+def _reference(unit, x, training):
+    """The same unit computed with a plain convolution and Keras' own BatchNormalization layer."""
+    y = tf.nn.conv2d(x, unit.conv.kernel, strides=1, padding=unit.padding.upper())
+    if unit.conv.use_bias:
+        y = y + unit.conv.bias
+    if unit.bn is not None:
+        reference = keras.layers.BatchNormalization(momentum=unit.bn_momentum, epsilon=unit.bn_epsilon,
+                                                    scale=unit.bn_scale)
+        reference.build(y.shape)
+        for name in ("beta", "moving_mean", "moving_variance") + (("gamma",) if unit.bn_scale else ()):
+            getattr(reference, name).assign(getattr(unit.bn, name))
+        y = reference(y, training=training)
+        return (unit.activation(y) if unit.activation else y), reference
+    return (unit.activation(y) if unit.activation else y), None
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_batch_norm_equals_keras_batch_norm(training):
+    unit = ConvUnit(6, 3, batch_norm=True, activation="leaky_relu")
+    x = tf.random.stateless_normal((4, 5, 5, 3), seed=(7, 8))
+    unit.build(x.shape)
+    unit.bn.gamma.assign(tf.linspace(0.5, 1.5, 6))
+    unit.bn.beta.assign(tf.linspace(-0.2, 0.2, 6))
+    unit.bn.moving_mean.assign(tf.linspace(-1.0, 1.0, 6))
+    unit.bn.moving_variance.assign(tf.linspace(0.5, 2.0, 6))
+    expected, reference = _reference(unit, x, training)
+    got = unit(x, training=training)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # The moving statistics move as Keras moves them (biased batch variance).
+    np.testing.assert_allclose(unit.bn.moving_mean.numpy(), reference.moving_mean.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(unit.bn.moving_variance.numpy(), reference.moving_variance.numpy(), rtol=1e-5)
+
+
+def test_fused_batch_norm_gradients_equal_keras():
+    unit = ConvUnit(4, 3, batch_norm=True, activation="relu")
+    x = tf.random.stateless_normal((3, 4, 4, 2), seed=(9, 10))
+    unit.build(x.shape)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        got = tf.reduce_sum(tf.sin(unit(x, training=True)))
+        reference_out, reference = _reference(unit, x, training=True)
+        want = tf.reduce_sum(tf.sin(reference_out))
+    for mine, theirs in ((x, x), (unit.conv.kernel, unit.conv.kernel), (unit.bn.gamma, reference.gamma),
+                         (unit.bn.beta, reference.beta)):
+        np.testing.assert_allclose(tape.gradient(got, mine), tape.gradient(want, theirs), rtol=1e-3, atol=1e-5)
+
+
+def test_a_kernel_spanning_the_whole_map_runs_as_a_matmul_with_the_same_result():
+    unit = ConvUnit(7, 3, padding="valid", activation="relu", bias_initializer="ones")
+    x = tf.random.stateless_normal((2, 3, 3, 5), seed=(11, 12))
+    unit.build(x.shape)
+    assert unit._covers_input(x)
+    np.testing.assert_allclose(unit(x), _reference(unit, x, False)[0], rtol=1e-5, atol=1e-6)
+    larger = tf.random.stateless_normal((2, 4, 4, 5), seed=(13, 14))
+    assert not unit._covers_input(larger)
+    np.testing.assert_allclose(unit(larger), _reference(unit, larger, False)[0], rtol=1e-5, atol=1e-6)
