@@ -98,3 +98,13 @@ def test_a_kernel_spanning_the_whole_map_runs_as_a_matmul_with_the_same_result()
     larger = tf.random.stateless_normal((2, 4, 4, 5), seed=(13, 14))
     assert not unit._covers_input(larger)
     np.testing.assert_allclose(unit(larger), _reference(unit, larger, False)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_extra_input_channels_equal_a_concatenated_input():
+    unit = ConvUnit(5, 3, batch_norm=True, activation="leaky_relu")
+    x = tf.random.stateless_normal((2, 6, 6, 4), seed=(15, 16))
+    extra = tf.cast(tf.random.stateless_uniform((2, 6, 6, 1), seed=(17, 18)) < 0.5, tf.float32)
+    joined = tf.concat([x, extra], axis=-1)
+    unit.build(joined.shape)
+    np.testing.assert_allclose(unit(x, training=False, extra_inputs=extra), unit(joined, training=False),
+                               rtol=1e-5, atol=1e-5)

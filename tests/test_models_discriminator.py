@@ -78,3 +78,13 @@ def test_bad_padding_and_too_small():
         Discriminator(96, padding="full")
     with pytest.raises(ValueError, match="too small"):
         Discriminator(16, padding="valid")
+
+
+def test_a_tuple_of_batches_equals_their_concatenation():
+    disc = Discriminator(32)
+    a = tf.random.uniform((2, 32, 32, 3), -1, 1, seed=5)
+    b = tf.random.uniform((2, 32, 32, 3), -1, 1, seed=6)
+    split = disc((a, b), training=True, dropout_mask=tf.ones((4, 1, 1, 4096)))
+    joined = disc(tf.concat([a, b], 0), training=True, dropout_mask=tf.ones((4, 1, 1, 4096)))
+    for key in ("conv_1", "conv_5", "mask_logits", "logits"):
+        np.testing.assert_allclose(split[key], joined[key], rtol=1e-4, atol=1e-4)

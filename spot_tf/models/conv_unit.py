@@ -128,8 +128,23 @@ class ConvUnit(keras.layers.Layer):
             is_training=False)
         return y
 
-    def call(self, inputs, training=None):
-        x = self._full_map_conv(inputs) if self._covers_input(inputs) else self.conv(inputs)
+    def _convolve(self, inputs, extra_inputs):
+        if extra_inputs is None:
+            return self._full_map_conv(inputs) if self._covers_input(inputs) else self.conv(inputs)
+        # conv(concat[a, b], W) = conv(a, W[..., :ca, :]) + conv(b, W[..., ca:, :]): the same sum
+        # and the same kernel variable, but no odd channel count (e.g. 32 + 1) that slows oneDNN.
+        kernel = ops.cast(self.conv.kernel, inputs.dtype)
+        split = inputs.shape[-1]
+        strides, padding = self.conv.strides, self.padding.upper()
+        x = (tf.nn.conv2d(inputs, kernel[:, :, :split, :], strides, padding)
+             + tf.nn.conv2d(ops.cast(extra_inputs, inputs.dtype), kernel[:, :, split:, :], strides, padding))
+        if self.conv.use_bias:
+            x = x + ops.cast(self.conv.bias, x.dtype)
+        return x
+
+    def call(self, inputs, training=None, extra_inputs=None):
+        """`extra_inputs`: more input channels, as if concatenated after `inputs`."""
+        x = self._convolve(inputs, extra_inputs)
         if self.bn is not None:
             if self.sync_batch_norm or len(x.shape) != 4:
                 x = self.bn(x, training=training)

@@ -116,8 +116,7 @@ class Discriminator(keras.Model):
         mean = ops.convert_to_tensor(RGB_MEAN, dtype=images.dtype)
         return images * 127.5 + 127.5 - mean
 
-    def features(self, images, training=None):
-        """conv_1..conv_5 activations of [-1, 1] images (any size the convolutions accept)."""
+    def _conv_1_to_4(self, images, training):
         x = self.scale_images(images)
         out = {}
         x = out["conv_1"] = self.conv_1(x, training=training)
@@ -125,12 +124,25 @@ class Discriminator(keras.Model):
         x = out["conv_2"] = self.conv_2(x, training=training)
         x = self.lrn_2(self.pool_2(x))
         x = out["conv_3"] = self.conv_3(x, training=training)
-        x = out["conv_4"] = self.conv_4(x, training=training)
-        out["conv_5"] = self.conv_5(x, training=training)
+        out["conv_4"] = self.conv_4(x, training=training)
+        return out
+
+    def features(self, images, training=None):
+        """conv_1..conv_5 activations of [-1, 1] images (any size the convolutions accept).
+
+        `images` may be a tuple of batches (e.g. real and repaired): conv_1..conv_4 have no batch
+        norm and run on each apart, so backprop skips a part no gradient is asked of (the real half
+        for the repair network); they are joined before conv_5, whose batch norm sees them all.
+        """
+        parts = tuple(images) if isinstance(images, (tuple, list)) else (images,)
+        per_part = [self._conv_1_to_4(part, training) for part in parts]
+        out = {name: per_part[0][name] if len(parts) == 1 else ops.concatenate([p[name] for p in per_part], axis=0)
+               for name in CONV_LAYERS[:4]}
+        out["conv_5"] = self.conv_5(out["conv_4"], training=training)
         return out
 
     def call(self, images, training=None, dropout_mask=None, dropout_seed=None):
-        """Returns conv_1..conv_5, mask_logits and logits.
+        """Returns conv_1..conv_5, mask_logits and logits of `images` (a batch or a tuple of them).
 
         `dropout_mask` (1 = kept, shape of fc_1's output) or `dropout_seed` (stateless [2]) fix the
         fc_1 dropout draw in training; otherwise the Dropout layer draws it.
@@ -149,7 +161,7 @@ class Discriminator(keras.Model):
         else:
             x = self.dropout(x, training=training)
         logits = self.fc_2(x)
-        batch = ops.shape(images)[0]
+        batch = ops.shape(out["conv_5"])[0]
         out["mask_logits"] = ops.reshape(mask_logits, (batch, -1))
         out["logits"] = ops.reshape(logits, (batch, 2))
         return out

@@ -44,7 +44,7 @@ class RepairBlock(keras.layers.Layer):
         x = inputs
         if self.preact is not None:
             x = keras.activations.leaky_relu(self.preact(x, training=training))
-        residual = self.conv2(self.conv1(ops.concatenate([x, mask], axis=-1), training=training))
+        residual = self.conv2(self.conv1(x, training=training, extra_inputs=mask))
         return inputs + (1.0 - mask) * residual
 
     def tf1_variables(self, scope):

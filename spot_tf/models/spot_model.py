@@ -99,7 +99,7 @@ class SpotModel(keras.Model):
         reconstruction = self.decoder(features, training=False)
         damaged, mask = self.damage(features, keep_mask=mask, seed=seed)
         repaired = self.repair(damaged, mask, decoder=self.decoder, training=training)
-        out = self.discriminator(ops.concatenate([reconstruction, repaired], axis=0), training=training,
+        out = self.discriminator((reconstruction, repaired), training=training,
                                  dropout_mask=dropout_mask, dropout_seed=dropout_seed)
         out.update(reconstruction=reconstruction, repaired=repaired, mask=mask)
         return out
