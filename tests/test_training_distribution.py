@@ -3,14 +3,14 @@ import json
 import pytest
 import tensorflow as tf
 
-from spot_tf.training.distribution import global_sum, is_chief, make_strategy, num_replicas, replica_id
+from spot_tf.training.distribution import is_chief, make_strategy, num_replicas, replica_id, scalar_value
 
 
 def test_default_strategy_is_one_chief_replica():
     strategy = make_strategy("default")
     assert strategy.num_replicas_in_sync == 1 and is_chief(strategy)
     assert int(replica_id()) == 0 and num_replicas() == 1
-    assert float(global_sum(tf.constant(2.0))) == 2.0
+    assert scalar_value(tf.Variable(7, dtype=tf.int64)) == 7
 
 
 def test_bad_strategy_and_missing_tf_config(monkeypatch):
@@ -21,13 +21,15 @@ def test_bad_strategy_and_missing_tf_config(monkeypatch):
         make_strategy("multi_worker")
 
 
-def test_replica_ids_and_sums_over_two_replicas(two_replicas):
+def test_replica_ids_counts_and_mirrored_steps_over_two_replicas(two_replicas):
     ids = two_replicas.experimental_local_results(two_replicas.run(replica_id))
     assert sorted(int(i) for i in ids) == [0, 1]
-    sums = two_replicas.experimental_local_results(
-        two_replicas.run(tf.function(lambda: global_sum(tf.cast(replica_id(), tf.float32) + 1.0))))
-    assert [float(s) for s in sums] == [3.0, 3.0]
+    counts = two_replicas.experimental_local_results(two_replicas.run(lambda: tf.constant(num_replicas())))
+    assert [int(c) for c in counts] == [2, 2]
     assert is_chief(two_replicas)
+    with two_replicas.scope():
+        step = tf.Variable(3, dtype=tf.int64)
+    assert scalar_value(step) == 3
 
 
 def test_worker_zero_is_chief_without_a_chief_task():

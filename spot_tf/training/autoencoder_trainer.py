@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from spot_tf.training import losses
 from spot_tf.training.ema import WeightAverage
+from spot_tf.training.distribution import num_replicas
 from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
 from spot_tf.training.spot_trainer import unpack_batch
 from spot_tf.training.step_metrics import StepMetrics
@@ -53,7 +54,7 @@ class AutoencoderTrainer(keras.Model):
 
     def train_step(self, data):
         images = tf.cast(unpack_batch(data)[0], tf.float32)
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        replicas = num_replicas()
         variables = self.model.trainable_variables
         step = self.step
         lr = current_learning_rate(self.optimizer_)

@@ -45,15 +45,8 @@ def replica_id():
 
 
 def num_replicas():
+    """Replicas in sync (1 outside a strategy): per-replica loss shares are divided by it."""
     return tf.distribute.get_replica_context().num_replicas_in_sync
-
-
-def global_sum(value):
-    """Sum of `value` over all replicas (itself with one replica)."""
-    context = tf.distribute.get_replica_context()
-    if context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
 def scalar_value(variable):

@@ -10,6 +10,7 @@ the original's values. No term needs a collective of its own.
 import tensorflow as tf
 
 from spot_tf.models.resize import upsample_nearest
+from spot_tf.training.distribution import num_replicas
 
 RECONSTRUCTION_WEIGHT = 30.0
 MASK_PREDICTION_WEIGHT = 0.1
@@ -71,7 +72,7 @@ def repair_terms(images, repaired, logits, keep_mask, global_batch):
     factor = images.shape[1] // keep_mask.shape[1]
     weights = tf.broadcast_to(upsample_nearest(keep_mask, factor), tf.shape(images))
     squared = weights * tf.square(tf.cast(repaired, tf.float32) - images)
-    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    replicas = num_replicas()
     mse = tf.math.divide_no_nan(tf.reduce_sum(squared), tf.reduce_sum(weights)) / replicas
     return {"swapped_ce": _mean(ce, 2 * global_batch), "masked_mse_x30": RECONSTRUCTION_WEIGHT * mse}
 

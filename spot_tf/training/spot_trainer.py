@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from spot_tf.training import losses
 from spot_tf.training.checkpoint import spot_ema
-from spot_tf.training.distribution import replica_id
+from spot_tf.training.distribution import num_replicas, replica_id
 from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
 from spot_tf.training.step_metrics import StepMetrics
 
@@ -86,7 +86,7 @@ class SpotTrainer(keras.Model):
         Returns:
             (outputs, terms, discriminator total, repair total, repair grads, discriminator grads).
         """
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        replicas = num_replicas()
         global_batch = tf.shape(images)[0] * replicas
         damage_seed, dropout_seed = self._seeds()
         repair_vars = self.model.repair.trainable_variables

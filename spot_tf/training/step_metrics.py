@@ -1,6 +1,7 @@
 """Running means of the logged values of a train_step, reset after each summary window."""
 import keras
 import tensorflow as tf
+from spot_tf.training.distribution import num_replicas
 
 
 class StepMetrics:
@@ -21,7 +22,7 @@ class StepMetrics:
         """`contributions` sum to the global value over replicas; `statistics` (per-replica means)
         average to it."""
         statistics = statistics or {}
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        replicas = num_replicas()
         for name, mean in zip(self.names, self.means):
             if name in contributions:
                 mean.update_state(tf.cast(contributions[name], tf.float32) * replicas)
