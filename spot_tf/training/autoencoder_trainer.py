@@ -1,18 +1,16 @@
 """Phase 1: the autoencoder trained alone (30 x MSE + L2) in a custom train_step."""
-import keras
 import tensorflow as tf
 
 from spot_tf.training import losses
 from spot_tf.training.ema import WeightAverage
 from spot_tf.training.distribution import num_replicas
 from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
-from spot_tf.training.spot_trainer import unpack_batch
-from spot_tf.training.step_metrics import StepMetrics
+from spot_tf.training.phase_trainer import PhaseTrainer, unpack_batch
 
 LOGGED = ("loss", "reconstruction_mse_x30", "l2", "lr")
 
 
-class AutoencoderTrainer(keras.Model):
+class AutoencoderTrainer(PhaseTrainer):
     """Trains an Autoencoder with the original's Adam, doubled bias gradients and a weight average.
 
     Args:
@@ -21,13 +19,9 @@ class AutoencoderTrainer(keras.Model):
     """
 
     def __init__(self, model, ema_decay=0.9999, **kwargs):
-        super().__init__(**kwargs)
-        self.model = model
-        self.ema_decay = ema_decay
-        self.image_shape = None
+        super().__init__(model, LOGGED, ema_decay, **kwargs)
         self.ema = None
         self.optimizer_ = None
-        self.step_metrics = StepMetrics(LOGGED)
 
     def build_for(self, image_size):
         """Creates the model's variables and the weight average (before optimizers or restores)."""
@@ -42,15 +36,8 @@ class AutoencoderTrainer(keras.Model):
         optimizer.build(self.model.trainable_variables)
 
     @property
-    def metrics(self):
-        return list(self.step_metrics.means)
-
-    @property
     def step(self):
         return self.optimizer_.iterations
-
-    def call(self, data, training=False):
-        return self.model(unpack_batch(data)[0], training=training)
 
     def train_step(self, data):
         images = tf.cast(unpack_batch(data)[0], tf.float32)
@@ -73,6 +60,3 @@ class AutoencoderTrainer(keras.Model):
     def checkpoint(self):
         """The tf.train.Checkpoint of this phase (layout in spot_tf.training.checkpoint)."""
         return tf.train.Checkpoint(model=self.model, ema=self.ema, optimizer=self.optimizer_)
-
-    def get_config(self):
-        return {**super().get_config(), "ema_decay": self.ema_decay}

@@ -1,28 +1,18 @@
 """The spot phase: repair network and discriminator trained adversarially in one custom train_step."""
-import keras
 import tensorflow as tf
 
 from spot_tf.training import losses
 from spot_tf.training.checkpoint import spot_ema
 from spot_tf.training.distribution import num_replicas, replica_id
 from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
-from spot_tf.training.step_metrics import StepMetrics
+from spot_tf.training.phase_trainer import PhaseTrainer, unpack_batch
 
 LOGGED = ("discriminator_loss", "repair_loss", "real_fake_ce", "mask_ce_x0.1", "swapped_ce", "masked_mse_x30",
           "l2_repair", "l2_discriminator", "accuracy_real", "accuracy_repaired", "mask_accuracy",
           "lr_repair", "lr_discriminator")
 
 
-def unpack_batch(data):
-    """A batch is images, or a dict with `images` and optionally a fixed `mask` / `dropout_mask`."""
-    if isinstance(data, dict):
-        return data["images"], data.get("mask"), data.get("dropout_mask")
-    if isinstance(data, (tuple, list)):
-        return data[0], None, None
-    return data, None, None
-
-
-class SpotTrainer(keras.Model):
+class SpotTrainer(PhaseTrainer):
     """Trains a SpotModel's repair network and discriminator; the autoencoder stays frozen.
 
     One forward pass per step feeds both losses; each network's gradient is taken from its own
@@ -39,17 +29,14 @@ class SpotTrainer(keras.Model):
     """
 
     def __init__(self, model, generator_loss="code", seed=0, ema_decay=0.9999, **kwargs):
-        super().__init__(**kwargs)
         if generator_loss not in losses.GENERATOR_LOSSES:
             raise ValueError(f"--generator_loss must be one of {losses.GENERATOR_LOSSES}, got {generator_loss!r}")
-        self.model = model
+        super().__init__(model, LOGGED, ema_decay, **kwargs)
         self.generator_loss = generator_loss
         self.seed = seed
-        self.ema_decay = ema_decay
         model.build()
         model.autoencoder.trainable = False
         self.ema = spot_ema(model, ema_decay)
-        self.step_metrics = StepMetrics(LOGGED)
         self.repair_optimizer = None
         self.discriminator_optimizer = None
         # Every variable exists now: keep Keras from tracing call() on the data to build the trainer.
@@ -64,15 +51,8 @@ class SpotTrainer(keras.Model):
         discriminator_optimizer.build(self.model.discriminator.trainable_variables)
 
     @property
-    def metrics(self):
-        return list(self.step_metrics.means)
-
-    @property
     def step(self):
         return self.repair_optimizer.iterations
-
-    def call(self, data, training=False):
-        return self.model(unpack_batch(data)[0], training=training)
 
     def _seeds(self):
         base = tf.stack([tf.cast(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
@@ -141,5 +121,4 @@ class SpotTrainer(keras.Model):
                                    discriminator_optimizer=self.discriminator_optimizer)
 
     def get_config(self):
-        return {**super().get_config(), "generator_loss": self.generator_loss, "seed": self.seed,
-                "ema_decay": self.ema_decay}
+        return {**super().get_config(), "generator_loss": self.generator_loss, "seed": self.seed}

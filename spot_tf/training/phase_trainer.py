@@ -1,0 +1,41 @@
+"""What the trainers of both phases share: the wrapped model, the logged means, the batch format."""
+import keras
+
+from spot_tf.training.step_metrics import StepMetrics
+
+
+def unpack_batch(data):
+    """A batch is images, or a dict with `images` and optionally a fixed `mask` / `dropout_mask`."""
+    if isinstance(data, dict):
+        return data["images"], data.get("mask"), data.get("dropout_mask")
+    if isinstance(data, (tuple, list)):
+        return data[0], None, None
+    return data, None, None
+
+
+class PhaseTrainer(keras.Model):
+    """Base of the phase trainers: fit() reports `logged` (means over each summary window).
+
+    Subclasses define `step` (the global step variable), `train_step` and `checkpoint()`.
+
+    Args:
+        model: The network being trained (with frozen parts, if any).
+        logged: Names of the values train_step logs.
+        ema_decay: Decay of the weight moving average the original keeps in every phase.
+    """
+
+    def __init__(self, model, logged, ema_decay=0.9999, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.ema_decay = ema_decay
+        self.step_metrics = StepMetrics(logged)
+
+    @property
+    def metrics(self):
+        return list(self.step_metrics.means)
+
+    def call(self, data, training=False):
+        return self.model(unpack_batch(data)[0], training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "ema_decay": self.ema_decay}
