@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -142,6 +143,8 @@ def _assert_same_adam_step(pairs, lr=3e-4):
 
 def test_replica_gradients_sum_to_the_single_device_gradient(two_replicas):
     """The per-replica loss scaling: the SUM all-reduce of replica gradients is the global gradient."""
+    # Fixed initial weights: how many leaky-ReLU signs flip (below) depends on them, not on test order.
+    keras.utils.set_random_seed(0)
     batch = _batch(4, duplicate_halves=True)
     single = _trainer(dropout_rate=0.0)
     start = single.model.get_weights()
