@@ -44,17 +44,11 @@ def _spot(cfg, strategy):
         write_repair_grid(cfg)
 
 
-def _model_kwargs(cfg):
-    return dict(keep_prob=cfg.keep_prob, disc_padding=cfg.disc_padding, repair_preactivation=cfg.repair_preactivation)
-
-
 def write_repair_grid(cfg, path=None):
     """PNG of test images, the same with the dropped feature cells tinted red, and their repairs."""
     model, _ = restore_spot_model(os.path.join(cfg.model_dir, "spot"), cfg.image_size, cfg.ae_depth,
-                                  use_ema=cfg.export_ema, **_model_kwargs(cfg))
-    images = next(iter(spot_data.make_dataset(cfg.dataset, "test", cfg.image_size, GRID_IMAGES, training=False,
-                                              tfds_data_dir=cfg.tfds_data_dir, cache_dir=cfg.data_cache_dir)))
-    images = images[0] if isinstance(images, (tuple, list)) else images
+                                  use_ema=cfg.export_ema, **runner.spot_model_kwargs(cfg))
+    images = runner.sample_images(cfg, GRID_IMAGES)
     out = model(images, training=False, seed=tf.constant([cfg.seed, 0]))
     path = path or os.path.join(cfg.model_dir, "spot", "real_vs_repaired.png")
     tf.io.write_file(path, tf.io.encode_png(visualize.real_vs_repaired_grid(images, out["repaired"], out["mask"])))
@@ -68,7 +62,7 @@ def export_dir(cfg):
 
 def _export(cfg, info):
     model, prefix = restore_spot_model(os.path.join(cfg.model_dir, "spot"), cfg.image_size, cfg.ae_depth,
-                                       use_ema=cfg.export_ema, **_model_kwargs(cfg))
+                                       use_ema=cfg.export_ema, **runner.spot_model_kwargs(cfg))
     path = export_saved_model(model.discriminator, export_dir(cfg), cfg.image_size)
     logging.info("exported %s (from %s%s) to %s", "conv_1..conv_5", prefix, ", EMA weights" if cfg.export_ema else "",
                  path)
@@ -87,7 +81,7 @@ def _labelled(cfg, split, training):
 
 def _linear_eval(cfg, info):
     features = load_feature_extractor(_eval_source(cfg), cfg.image_size, cfg.ae_depth, use_ema=cfg.export_ema,
-                                      **_model_kwargs(cfg))
+                                      **runner.spot_model_kwargs(cfg))
     out_dir = os.path.join(cfg.model_dir, "linear_eval")
     results = run_linear_eval(features, _labelled(cfg, "train", True), _labelled(cfg, "test", False),
                               info.num_classes, out_dir, epochs=1, steps_per_epoch=max(1, cfg.eval_steps))
@@ -96,7 +90,7 @@ def _linear_eval(cfg, info):
 
 def _finetune(cfg, info):
     features = load_feature_extractor(_eval_source(cfg), cfg.image_size, cfg.ae_depth, use_ema=cfg.export_ema,
-                                      **_model_kwargs(cfg))
+                                      **runner.spot_model_kwargs(cfg))
     if features.discriminator is None:
         raise ValueError(f"--eval_source={_eval_source(cfg)}: finetune trains conv layers, so it needs a checkpoint "
                          f"(this port's or an original TF1 one), not a SavedModel")

@@ -2,6 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
+from spot_tf.models.resize import upsample_nearest
+
 
 def to_unit_range(images):
     """[-1, 1] images -> [0, 1] float32."""
@@ -32,7 +34,7 @@ def mark_dropped(images, keep_mask, color=(1.0, 0.0, 0.0), alpha=0.35):
     """Tints the image regions whose feature cell was dropped (keep_mask [B, h, w, 1], 1 = kept)."""
     images = to_unit_range(images)
     factor = images.shape[1] // keep_mask.shape[1]
-    dropped = 1.0 - tf.repeat(tf.repeat(tf.cast(keep_mask, tf.float32), factor, 1), factor, 2)
+    dropped = 1.0 - upsample_nearest(tf.cast(keep_mask, tf.float32), factor)
     tint = tf.constant(color, tf.float32)
     return images * (1.0 - alpha * dropped) + alpha * dropped * tint
 

@@ -36,3 +36,9 @@ def test_restore_raw_and_moving_average_weights(tmp_path):
     # The average was taken before the bias changed: it still holds the initial 0.1.
     averaged, _ = restore_spot_model(str(tmp_path), 32, 4, use_ema=True)
     np.testing.assert_allclose(averaged.discriminator.conv_1.conv.bias.numpy(), 0.1)
+
+
+def test_tf1_saver_checkpoints_are_told_apart(tmp_path):
+    from test_models_tf1_checkpoint import _write_tf1_checkpoint
+    prefix = _write_tf1_checkpoint(tmp_path / "model.ckpt", {"encoder/conv_0/weights": np.ones([3, 3, 3, 32], np.float32)})
+    assert is_tf1_checkpoint(prefix)

@@ -88,3 +88,13 @@ def test_autoencoder_checkpoint_holds_every_weight(tmp_path, demo_cache, tiny_au
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     for a, b in zip(restored[0].ema.averages, restored[1].ema.averages):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_spot_phase_starts_from_an_original_tf1_autoencoder(tmp_path, demo_cache):
+    from test_models_tf1_checkpoint import _random_tensors, _write_tf1_checkpoint
+    model = runner.build_spot_model(tiny_config(tmp_path, demo_cache))
+    model.build()
+    tensors = {k: v for k, v in _random_tensors(model, 4).items() if k.split("/")[0] in ("encoder", "decoder")}
+    prefix = _write_tf1_checkpoint(tmp_path / "ae" / "model.ckpt-7", tensors)
+    runner.restore_autoencoder(model, tiny_config(tmp_path, demo_cache, ae_checkpoint=prefix))
+    np.testing.assert_array_equal(model.decoder.to_rgb.conv.kernel.numpy(), tensors["decoder/deconv_5/weights"])

@@ -7,6 +7,7 @@ import tensorflow as tf
 from absl import logging
 
 from spot_tf import visualize
+from spot_tf.models.resize import upsample_nearest
 from spot_tf.training.distribution import scalar_value
 
 
@@ -134,8 +135,7 @@ def spot_images(model):
 
     def images(sample):
         out = model(sample, training=False)
-        factor = sample.shape[1] // out["mask"].shape[1]
-        mask = tf.repeat(tf.repeat(out["mask"], factor, 1), factor, 2)
+        mask = upsample_nearest(out["mask"], sample.shape[1] // out["mask"].shape[1])
         return {"images/inputs": visualize.montage(visualize.to_unit_range(sample)),
                 "images/reconstructions": visualize.montage(visualize.to_unit_range(out["reconstruction"])),
                 "images/repaired": visualize.montage(visualize.to_unit_range(out["repaired"])),

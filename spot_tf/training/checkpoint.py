@@ -13,7 +13,8 @@ from spot_tf.models import SpotModel
 from spot_tf.training.ema import WeightAverage
 
 PHASE_DIRS = ("spot", "autoencoder")
-TF1_PROBE = "discriminator/conv_1/weights"
+# Object-based (TF2) checkpoints store their object graph; TF1 Saver checkpoints store names only.
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 def spot_ema(model, decay=0.9999):
@@ -39,7 +40,7 @@ def resolve_checkpoint(source, phase="spot"):
 
 def is_tf1_checkpoint(prefix):
     """Whether the checkpoint was written by the original TF1 code (variables stored by name)."""
-    return TF1_PROBE in tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    return OBJECT_GRAPH_KEY not in tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
 
 
 def restore_spot_model(source, image_size, ae_depth, use_ema=False, **model_kwargs):

@@ -12,7 +12,7 @@ from spot_tf.config import MIXED_PRECISION
 from spot_tf.models import Autoencoder, SpotModel
 from spot_tf.training import callbacks as cb
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
-from spot_tf.training.checkpoint import resolve_checkpoint
+from spot_tf.training.checkpoint import is_tf1_checkpoint, resolve_checkpoint
 from spot_tf.training.distribution import is_chief, make_strategy, scalar_value
 from spot_tf.training.optimization import linear_policy, make_adam
 from spot_tf.training.spot_trainer import SpotTrainer
@@ -39,8 +39,9 @@ def _train_dataset(cfg, strategy, start_step):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def _sample_images(cfg):
-    ds = spot_data.make_dataset(cfg.dataset, "test", cfg.image_size, SAMPLE_IMAGES, training=False,
+def sample_images(cfg, count=SAMPLE_IMAGES):
+    """The first `count` test images (a fixed batch for image summaries and grids)."""
+    ds = spot_data.make_dataset(cfg.dataset, "test", cfg.image_size, count, training=False,
                                 seed=cfg.seed, tfds_data_dir=cfg.tfds_data_dir, cache_dir=cfg.data_cache_dir)
     images = next(iter(ds))
     return images[0] if isinstance(images, (tuple, list)) else images
@@ -70,7 +71,7 @@ def _fit(cfg, strategy, trainer, total_steps, directory, image_fn, histogram_net
               else tf.summary.create_noop_writer())
     guard = cb.NanGuard()
     callbacks = [guard,
-                 cb.TensorBoardSummaries(writer, cfg.summary_every, _sample_images(cfg), image_fn,
+                 cb.TensorBoardSummaries(writer, cfg.summary_every, sample_images(cfg), image_fn,
                                          cb.weight_histograms(histogram_network)),
                  cb.StepCheckpoint(manager, cfg.checkpoint_every, guard)]
     trainer.fit(_train_dataset(cfg, strategy, start), epochs=1, steps_per_epoch=total_steps - start,
@@ -120,17 +121,21 @@ def restore_autoencoder(model, cfg):
     except FileNotFoundError as err:
         raise FileNotFoundError(f"the spot phase needs a trained autoencoder: {err}. Run --phase=autoencoder "
                                 f"first or pass --ae_checkpoint") from err
-    if "encoder/conv_0/weights" in tf.train.load_checkpoint(prefix).get_variable_to_shape_map():
+    if is_tf1_checkpoint(prefix):
         model.load_tf1_checkpoint(prefix, include=("encoder", "decoder"))
     else:
         tf.train.Checkpoint(model=model.autoencoder).read(prefix).expect_partial().assert_existing_objects_matched()
     logging.info("autoencoder restored from %s", prefix)
 
 
+def spot_model_kwargs(cfg):
+    """The SpotModel architecture arguments set by flags (besides image_size and ae_depth)."""
+    return dict(keep_prob=cfg.keep_prob, disc_padding=cfg.disc_padding, repair_preactivation=cfg.repair_preactivation)
+
+
 def build_spot_model(cfg):
-    return SpotModel(image_size=cfg.image_size, ae_depth=cfg.ae_depth, keep_prob=cfg.keep_prob,
-                     disc_padding=cfg.disc_padding, repair_preactivation=cfg.repair_preactivation,
-                     sync_batch_norm=cfg.sync_batch_norm, name="spot_model")
+    return SpotModel(image_size=cfg.image_size, ae_depth=cfg.ae_depth, sync_batch_norm=cfg.sync_batch_norm,
+                     name="spot_model", **spot_model_kwargs(cfg))
 
 
 def build_spot_trainer(cfg):
