@@ -13,6 +13,7 @@ from absl import app
 from absl import flags
 
 from spot_tf.data import converters
+from spot_tf.data.records import written_prefix
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Image folder tree (see module docstring).")
@@ -32,8 +33,9 @@ def main(argv):
     del argv
     converters.build_from_folder(
         FLAGS.input_dir, FLAGS.output_dir,
-        num_shards={"train": FLAGS.train_shards, "validation": FLAGS.validation_shards,
-                    "unlabeled": FLAGS.unlabeled_shards},
+        num_shards={written_prefix("train"): FLAGS.train_shards,
+                    written_prefix("test"): FLAGS.validation_shards,
+                    written_prefix("unsupervised"): FLAGS.unlabeled_shards},
         class_text=converters.read_synset_text(FLAGS.synset_text_file) if FLAGS.synset_text_file
         else None,
         seed=FLAGS.seed, num_workers=FLAGS.num_workers)

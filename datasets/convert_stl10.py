@@ -11,6 +11,7 @@ from absl import app
 from absl import flags
 
 from spot_tf.data import converters
+from spot_tf.data.records import written_prefix
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("binary_dir", None, "Directory of the STL-10 *_X.bin / *_y.bin files.")
@@ -26,8 +27,9 @@ def main(argv):
     del argv
     converters.convert_stl10(
         FLAGS.binary_dir, FLAGS.output_dir,
-        num_shards={"train": FLAGS.train_shards, "validation": FLAGS.validation_shards,
-                    "unlabeled": FLAGS.unlabeled_shards},
+        num_shards={written_prefix("train"): FLAGS.train_shards,
+                    written_prefix("test"): FLAGS.validation_shards,
+                    written_prefix("unsupervised"): FLAGS.unlabeled_shards},
         num_workers=FLAGS.num_workers)
 
 

@@ -25,13 +25,3 @@ def test_bad_bytes_give_not_ok(data):
         data = _encode(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8), "jpeg")[:300]
     _, ok = decode.decode_image(data)
     assert not bool(ok)
-
-
-def test_keep_counts_and_strict_raises():
-    errors = decode.DecodeErrors("test")
-    flags = tf.data.Dataset.from_tensor_slices(([True, False, True, False], ["a", "b", "c", "d"]))
-    kept = list(flags.filter(lambda ok, origin: errors.keep(ok, origin, strict=False)))
-    assert [o.numpy() for _, o in kept] == [b"a", b"c"]
-    assert errors.count == 2 and errors.origins == ["b", "d"]
-    with pytest.raises(tf.errors.InvalidArgumentError, match="b"):
-        list(flags.filter(lambda ok, origin: errors.keep(ok, origin, strict=True)))

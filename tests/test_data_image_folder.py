@@ -64,8 +64,10 @@ def test_records_decode_all_kinds(tmp_path):
 
 
 def test_bad_folders_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing"):
+    with pytest.raises(FileNotFoundError, match="missing") as error:
         image_folder.ImageFolderSource(str(tmp_path / "missing"))
+    assert error.value.setting == "dataset"
+    assert error.value.as_flag() == f"--dataset={tmp_path / 'missing'}: no such directory."
     with pytest.raises(ValueError, match=str(tmp_path)):
         image_folder.ImageFolderSource(str(tmp_path))  # Empty.
     os.makedirs(tmp_path / "cat")

@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from spot_tf.data import imagenet_tfrecord
 from spot_tf.data import tfrecord_writer
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
 
 def raw_example(encoded=None, label=None, **bytes_features):
@@ -85,9 +87,10 @@ def test_labels_file_gives_classes(tmp_path):
 
 def test_missing_files_name_the_pattern(tmp_path):
     write_split(tmp_path, "train", [1])
-    with pytest.raises(FileNotFoundError, match="validation-"):
+    with pytest.raises(FileNotFoundError, match="validation-") as error:
         imagenet_tfrecord.TFRecordSource(str(tmp_path)).describe()
-    with pytest.raises(ValueError, match="held-out"):
+    assert isinstance(error.value, SettingPathError) and error.value.setting == "dataset"
+    with pytest.raises(SettingError, match="held-out"):
         imagenet_tfrecord.TFRecordSource(str(tmp_path / "*")).files("test")
 
 
@@ -105,6 +108,30 @@ def test_not_a_tfrecord_file_is_named(tmp_path):
         imagenet_tfrecord.TFRecordSource(str(path)).validate("train")
 
 
-def test_count_records(tmp_path):
-    path = write_records(tmp_path / "x", [raw_example(jpeg(), 1)] * 7)
-    assert imagenet_tfrecord.count_records(path) == 7
+def cut_in_half(path):
+    """Truncates a file mid-record, as an interrupted copy does."""
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:len(data) // 2])
+
+
+def test_truncated_shard_yields_its_whole_records_then_a_fault(tmp_path):
+    write_split(tmp_path, "train", [1, 2, 3, 4, 5, 6], num_files=2)
+    cut = str(tmp_path / "train-00001-of-00002")
+    cut_in_half(cut)
+    source = imagenet_tfrecord.TFRecordSource(str(tmp_path))
+    records = list(source.records("train", training=False, seed=0, input_context=None))
+    faults = [(r["file"].numpy().decode(), r["fault"].numpy().decode()) for r in records
+              if r["fault"] != ""]
+    assert sorted(int(r["label"]) for r in records if r["fault"] == "") == [0, 1, 2, 3]
+    assert len(faults) == 1 and faults[0][0] == cut and faults[0][1].startswith("1 records read")
+    # Described from the whole records, not a DataLossError.
+    assert source.describe(("train",)).num_examples == {"train": 4}
+
+
+def test_truncated_first_record_is_named(tmp_path):
+    path = write_records(tmp_path / "train-00000-of-00001", [raw_example(jpeg(), 1)])
+    cut_in_half(path)
+    with pytest.raises(SettingError, match="train-00000-of-00001.*truncated or corrupt"):
+        imagenet_tfrecord.TFRecordSource(path).validate("train")

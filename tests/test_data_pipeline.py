@@ -8,10 +8,12 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from spot_tf.data import DatasetInfo
-from spot_tf.data import DecodeErrors
+from spot_tf.data import SkipReport
 from spot_tf.data import describe_dataset
 from spot_tf.data import make_dataset
+from spot_tf.errors import SettingError
 from test_data_image_folder import make_image_folder
+from test_data_imagenet_tfrecord import cut_in_half
 from test_data_imagenet_tfrecord import jpeg
 from test_data_imagenet_tfrecord import raw_example
 from test_data_imagenet_tfrecord import write_records
@@ -40,14 +42,13 @@ def _labels(dataset):
 
 
 def test_eval_reads_everything_but_the_corrupt_image(mixed_records):
-    errors = DecodeErrors()
+    report = SkipReport()
     dataset = make_dataset(mixed_records, "train", SIZE, 4, training=False, with_labels=True,
-                           decode_errors=errors)
+                           skip_report=report)
     batches = list(dataset)
     assert [len(labels) for _, labels in batches] == [4, 1]  # The remainder is kept.
     assert _labels(batches) == [0, 1, 2, 3, 4]
-    assert errors.count == 1
-    assert errors.origins[0].endswith("train-00002-of-00003:3")
+    assert report.per_file() == {os.path.join(mixed_records, "train-00002-of-00003"): 1}
     images = np.concatenate([images for images, _ in batches])
     assert images.shape == (5, SIZE, SIZE, 3) and images.dtype == np.float32
     assert images.min() >= -1 and images.max() <= 1
@@ -116,11 +117,58 @@ def test_bad_inputs_are_named(tmp_path):
     write_records(no_image, [raw_example(None, 1, **{"image/format": b"JPEG"})])
     cases = [(missing, "nothing-"), (str(empty), "empty"),
              ("tfds:no_such_dataset_xyz", "no_such_dataset_xyz"),
-             (no_image, "image/encoded"), ("", "--dataset")]
+             (no_image, "image/encoded"), ("", "dataset='': is empty")]
     for spec, name in cases:
-        with pytest.raises((ValueError, FileNotFoundError), match=name):
+        with pytest.raises(SettingError, match=name) as error:
             describe_dataset(spec)
-        with pytest.raises((ValueError, FileNotFoundError), match=name):
+        assert error.value.setting == "dataset" and error.value.value == spec
+        with pytest.raises(SettingError, match=name):
             make_dataset(spec, "train", SIZE, 4, training=True)
+    with pytest.raises(FileNotFoundError):  # What callers caught before.
+        describe_dataset(missing)
     with pytest.raises(ValueError, match="bogus"):
         make_dataset(str(tmp_path), "bogus", SIZE, 4, training=True)
+
+
+def test_truncated_shard_is_skipped_and_named(tmp_path):
+    write_split(tmp_path, "train", [1, 2, 3, 4, 5, 6], num_files=2)
+    cut = str(tmp_path / "train-00001-of-00002")
+    cut_in_half(cut)  # Keeps one whole record of three.
+    report = SkipReport()
+    labels = _labels(make_dataset(str(tmp_path), "train", SIZE, 4, training=False,
+                                  with_labels=True, skip_report=report))
+    assert labels == [0, 1, 2, 3]
+    assert list(report.cut_short) == [cut] and report.total == 0
+    assert cut in report.summary()
+    strict = make_dataset(str(tmp_path), "train", SIZE, 4, training=False, strict_decode=True,
+                          skip_report=report)
+    with pytest.raises(SettingError, match=f"shard {cut} is truncated or corrupt "
+                                           r"\(1 records read, .* bytes\)") as error:
+        with report.raise_setting_errors():
+            list(strict)
+    assert isinstance(error.value, ValueError) and error.value.setting == "dataset"
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_split_with_no_image_that_decodes_is_named(tmp_path, training):
+    write_split(tmp_path, "train", [1, 2])
+    write_records(tmp_path / "validation-00000-of-00001",
+                  [raw_example(b"not an image", 1), raw_example(b"", 2)])
+    report = SkipReport()
+    dataset = make_dataset(str(tmp_path), "test", SIZE, 4, training=training, skip_report=report)
+    # What taking a fixed batch of test images did: a bare StopIteration (or, training, a hang).
+    with pytest.raises(SettingError, match=r"split 'test' has no image that decodes \("):
+        with report.raise_setting_errors():
+            next(iter(dataset))
+    assert report.per_file() == {str(tmp_path / "validation-00000-of-00001"): 2}
+
+
+def test_skips_are_counted_per_file_across_epochs(mixed_records):
+    write_records(os.path.join(mixed_records, "train-00003-of-00003"),
+                  [raw_example(b"broken", 7), raw_example(b"broken too", 8)])
+    report = SkipReport()
+    dataset = make_dataset(mixed_records, "train", SIZE, 2, training=True, skip_report=report)
+    list(dataset.take(12))  # 24 images: more than three passes over 5 good ones.
+    assert report.per_file() == {os.path.join(mixed_records, "train-00002-of-00003"): 1,
+                                 os.path.join(mixed_records, "train-00003-of-00003"): 2}
+    assert report.total == 3 and report.summary().startswith("3 images skipped")

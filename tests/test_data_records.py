@@ -1,4 +1,4 @@
-"""Tests of spot_tf/data/records.py: sharded reading of files."""
+"""Tests of spot_tf/data/records.py: the split table, the record format and sharded reading."""
 
 import pytest
 import tensorflow as tf
@@ -34,3 +34,27 @@ def test_map_reading_shards_items():
 def test_check_split():
     with pytest.raises(ValueError, match="validation"):
         records.check_split("validation")
+
+
+@pytest.mark.parametrize("kind", sorted(records.SPLIT_NAMES))
+def test_every_kind_names_every_split(kind):
+    assert all(records.split_names(kind, split) for split in records.SPLITS)
+    assert set(records.SPLIT_NAMES[kind]) == set(records.SPLITS)
+
+
+def test_split_names():
+    assert records.split_names("tfrecord", "test") == ("validation", "test")
+    assert records.split_names("tfds:imagenet2012", "test") == ("validation",)
+    assert records.all_split_names("folder") == {"unlabeled", "unlabelled", "train", "test", "val",
+                                                 "validation"}
+    # What the public ImageNet scripts write, and STL-10's unlabelled images.
+    assert [records.written_prefix(s) for s in records.SPLITS] == ["unlabeled", "train",
+                                                                   "validation"]
+    with pytest.raises(ValueError, match="bogus"):
+        records.split_names("folder", "bogus")
+
+
+def test_make_record():
+    record = records.make_record(tf.constant(b"jpeg"), tf.constant(3, tf.int64), "f:0", "f")
+    assert record["label"].dtype == tf.int32 and int(record["label"]) == 3
+    assert record["fault"].numpy() == b"" and record["file"] == "f"

@@ -33,12 +33,23 @@ def test_record_sharding_without_split_metadata():
 
 
 def test_unknown_name_is_named():
-    with pytest.raises(ValueError, match="no_such_dataset_xyz"):
+    with pytest.raises(ValueError, match="no_such_dataset_xyz") as error:
         tfds_source.TFDSSource("no_such_dataset_xyz")
+    assert (error.value.setting, error.value.value) == ("dataset", "tfds:no_such_dataset_xyz")
 
 
 def test_unprepared_dataset_is_named(tmp_path):
     source = tfds_source.TFDSSource("stl10", data_dir=str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="stl10"):
+    with pytest.raises(FileNotFoundError, match="stl10") as error:
         source.validate("train")
+    # The directory given is at fault.
+    assert (error.value.setting, error.value.value) == ("tfds_data_dir", str(tmp_path))
     assert not list(tmp_path.iterdir())
+
+
+def test_records_carry_their_shard():
+    with tfds.testing.mock_data(num_examples=2):
+        records = list(tfds_source.TFDSSource("stl10").records(
+            "train", training=False, seed=0, input_context=None))
+    assert [r["file"].numpy() for r in records] == [b"stl10-train.tfrecord-00000-of-00001"] * 2
+    assert all(r["origin"].numpy().startswith(r["file"].numpy() + b"__") for r in records)

@@ -1,9 +1,9 @@
 """Converts image folders and the STL-10 binary files to ImageNet-schema TFRecords.
 
 The library half of ``datasets/build_imagenet_tfrecords.py`` and ``datasets/convert_stl10.py``.
-Output names follow the public ImageNet scripts: ``train-*`` (labelled train), ``validation-*``
-(held out) and, for unlabelled images, ``unlabeled-*``; labels are 1..N (0 = unlabelled), and
-``labels.txt`` lists ``<label>:<synset>``.
+Output names follow the public ImageNet scripts (``records.written_prefix``): ``train-*`` (labelled
+train), ``validation-*`` (held out) and, for unlabelled images, ``unlabeled-*``; labels are 1..N
+(0 = unlabelled), and ``labels.txt`` lists ``<label>:<synset>``.
 """
 
 import os
@@ -13,16 +13,12 @@ import numpy as np
 import tensorflow as tf
 
 from spot_tf.data import image_folder
+from spot_tf.data import records
 from spot_tf.data import tfrecord_writer
-
-# Our split -> output file prefix.
-OUTPUT_PREFIXES = {"unsupervised": "unlabeled", "train": "train", "test": "validation"}
 
 STL10_SIZE = 96
 STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
                  "truck")
-# STL-10 file stem -> output prefix.
-STL10_SPLITS = {"train": "train", "test": "validation", "unlabeled": "unlabeled"}
 
 
 def read_synset_text(path):
@@ -49,9 +45,8 @@ def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num
     source = image_folder.ImageFolderSource(root)
     class_text = class_text or {}
     splits = ["train", "test"]
-    if source.has_split_dirs and any(
-        tf.io.gfile.isdir(os.path.join(root, name)) for name in ("unlabeled", "unlabelled")):
-        splits.append("unsupervised")
+    if source.has_split_dirs and source.split_dir("unsupervised") != source.split_dir("train"):
+        splits.append("unsupervised")  # An unlabelled folder of its own.
 
     def make_example(item):
         path, label = item
@@ -63,7 +58,7 @@ def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num
 
     written = {}
     for split in splits:
-        prefix = OUTPUT_PREFIXES[split]
+        prefix = records.written_prefix(split)
         _, items = source.items(split)
         random.Random(seed).shuffle(items)
         written[prefix] = tfrecord_writer.write_sharded(
@@ -95,7 +90,9 @@ def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4):
         with tf.io.gfile.GFile(names_file) as f:
             class_names = tuple(line.strip() for line in f if line.strip())
     written = {}
-    for stem, prefix in STL10_SPLITS.items():
+    for split in records.SPLITS:
+        stem = records.split_names("stl10_binary", split)[0]
+        prefix = records.written_prefix(split)
         images_path = os.path.join(binary_dir, f"{stem}_X.bin")
         if not tf.io.gfile.exists(images_path):
             continue

@@ -3,8 +3,13 @@
 Each photo is a class; a few hundred random square crops of it (random position and scale, fixed
 seed) are its examples. They are written once, in the ImageNet schema, to ``<cache>/demo``, so that
 the demo exercises the very reader ImageNet uses. The cache root is the ``cache_dir`` argument, else
-``$SPOT_TF_CACHE``, else ``~/.cache/spot_tf``. The files are written to a temporary directory that
-is renamed into place, so an interrupted run never leaves half a cache.
+``$SPOT_TF_CACHE``, else ``~/.cache/spot_tf``.
+
+``manifest.json`` lists every file written with its size (and a shard's record count); the cache is
+used only while it matches, else it is written again, so a lost shard cannot shrink the data
+silently. The files are written to a temporary directory and moved in one by one, the manifest last,
+so an interrupted run never leaves a cache that passes the check. Only the files the demo writes are
+ever replaced or deleted.
 """
 
 import json
@@ -17,9 +22,14 @@ from absl import logging
 from PIL import Image
 import skimage.data
 
+from spot_tf.data import records
+from spot_tf.data import tfrecord_reader
 from spot_tf.data import tfrecord_writer
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
-VERSION = 1
+VERSION = 2  # 2: the manifest lists the files.
+MANIFEST = "manifest.json"
 # Photos shipped inside the scikit-image wheel (never fetched on first use): class -> file.
 PHOTOS = {
     "astronaut": "astronaut.png",
@@ -32,10 +42,10 @@ PHOTOS = {
     "stereo_motorcycle": "motorcycle_left.png",
 }
 CROPS_PER_PHOTO = 320
-VALIDATION_EVERY = 5  # Every 5th crop is held out: 256 train + 64 validation per photo.
+TEST_EVERY = 5  # Every 5th crop is held out: 256 train + 64 test per photo.
 CROP_SIZE = 128  # Stored size; enough for 32-96 px training crops.
 SCALE_RANGE = (0.25, 0.75)  # Crop side as a fraction of the photo's shorter side.
-SHARDS = {"train": 8, "validation": 2}
+SHARDS = {"train": 8, "test": 2}  # Our split -> shards (the unsupervised split reads train-*).
 
 
 def cache_root(cache_dir=None):
@@ -43,12 +53,28 @@ def cache_root(cache_dir=None):
             or os.path.join(os.path.expanduser("~"), ".cache", "spot_tf"))
 
 
-def _manifest(directory):
+def _read_manifest(directory):
+    """The manifest in ``directory`` as a dict, or None if there is none that reads as one."""
     try:
-        with open(os.path.join(directory, "manifest.json")) as f:
-            return json.load(f)
+        with open(os.path.join(directory, MANIFEST)) as f:
+            manifest = json.load(f)
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _mismatch(directory):
+    """Why the cache in ``directory`` cannot be used, or None if it matches its manifest."""
+    manifest = _read_manifest(directory) or {}
+    if manifest.get("version") != VERSION:
+        return f"no manifest of version {VERSION}"
+    for name, entry in manifest.get("files", {}).items():
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            return f"{name} is missing"
+        if os.path.getsize(path) != entry["size"]:
+            return f"{name} has {os.path.getsize(path)} bytes, not {entry['size']}"
+    return None
 
 
 def _load_photos():
@@ -56,7 +82,8 @@ def _load_photos():
     photos = {name: os.path.join(photo_dir, file_name) for name, file_name in PHOTOS.items()}
     missing = [path for path in photos.values() if not os.path.exists(path)]
     if missing:
-        raise FileNotFoundError(f"scikit-image {skimage.__version__} does not bundle {missing}.")
+        raise SettingPathError("dataset", "demo",
+                               f"scikit-image {skimage.__version__} does not bundle {missing}.")
     return [(name, Image.open(path).convert("RGB")) for name, path in photos.items()]
 
 
@@ -69,12 +96,13 @@ def _crop_boxes(photo, rng):
 
 
 def _write(directory, seed=0):
+    """Writes the shards, labels.txt and the manifest that lists them into ``directory``."""
     rng = random.Random(seed)
     photos = _load_photos()
-    crops = {"train": [], "validation": []}
+    crops = {split: [] for split in SHARDS}
     for label, (name, photo) in enumerate(photos):
         for i, box in enumerate(_crop_boxes(photo, rng)):
-            split = "validation" if i % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
+            split = "test" if i % TEST_EVERY == TEST_EVERY - 1 else "train"
             crops[split].append((label, box, f"{name}_{i:04d}.JPEG"))
 
     def make_example(item):
@@ -84,35 +112,71 @@ def _write(directory, seed=0):
         return tfrecord_writer.image_example(crop, label + 1, filename=file_name, synset=name,
                                              text=name.replace("_", " "), quality=90)
 
+    shards = []
     for split, items in crops.items():
         rng.shuffle(items)  # Mix the classes across shards.
-        tfrecord_writer.write_sharded(items, make_example, directory, split, SHARDS[split],
-                                      num_workers=4)
+        shards += tfrecord_writer.write_sharded(items, make_example, directory,
+                                                records.written_prefix(split), SHARDS[split],
+                                                num_workers=4)
     tfrecord_writer.write_labels_file(directory, list(PHOTOS))
-    with open(os.path.join(directory, "manifest.json"), "w") as f:
-        json.dump({"version": VERSION, "num_examples": {k: len(v) for k, v in crops.items()}}, f)
+    files = {name: {"size": os.path.getsize(os.path.join(directory, name))}
+             for name in os.listdir(directory)}
+    for path in shards:
+        files[os.path.basename(path)]["records"] = tfrecord_reader.count_records(path)
+    with open(os.path.join(directory, MANIFEST), "w") as f:
+        json.dump({"version": VERSION, "num_examples": {k: len(v) for k, v in crops.items()},
+                   "files": files}, f, indent=1)
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:  # Another process got there first.
+        pass
+
+
+def _install(written, directory):
+    """Moves a complete cache from ``written`` into ``directory``, the manifest last.
+
+    Replaces the files of the new manifest and deletes those only the old one lists (a former
+    layout's shards, which the reader's patterns would still match); nothing else is touched.
+    """
+    old_files = set((_read_manifest(directory) or {}).get("files", {}))
+    os.makedirs(directory, exist_ok=True)
+    # From here until the new manifest is in place, the cache does not pass the check.
+    _remove(os.path.join(directory, MANIFEST))
+    new_files = set(os.listdir(written)) - {MANIFEST}
+    for name in sorted(new_files):
+        os.replace(os.path.join(written, name), os.path.join(directory, name))
+    for name in old_files - new_files - {MANIFEST}:
+        _remove(os.path.join(directory, name))
+    os.replace(os.path.join(written, MANIFEST), os.path.join(directory, MANIFEST))
 
 
 def ensure_demo(cache_dir=None):
-    """Returns the directory of the demo TFRecords, writing them first if needed."""
+    """Returns the directory of the demo TFRecords, writing them first if they do not match their
+    manifest (never written, a file missing or of the wrong size, an older version).
+
+    Args:
+      cache_dir: the cache root (the ``data_cache_dir`` setting); see module docstring.
+    """
     root = cache_root(cache_dir)
     directory = os.path.join(root, "demo")
-    if (_manifest(directory) or {}).get("version") == VERSION:
+    mismatch = _mismatch(directory)
+    if mismatch is None:
         return directory
-    os.makedirs(root, exist_ok=True)
+    if os.path.isdir(directory):
+        logging.warning("The demo data in %s cannot be used (%s): writing it again.", directory,
+                        mismatch)
     logging.info("Writing the demo dataset to %s", directory)
-    temp = tempfile.mkdtemp(prefix=".demo-", dir=root)
+    try:
+        os.makedirs(root, exist_ok=True)
+        temp = tempfile.mkdtemp(prefix=".demo-", dir=root)
+    except OSError as e:
+        raise SettingError("data_cache_dir", root, f"cannot write the demo dataset there ({e})") from e
     try:
         _write(temp)
-        if os.path.isdir(directory):  # An older version: move it away, then delete it.
-            stale = tempfile.mkdtemp(prefix=".demo-stale-", dir=root)
-            os.rename(directory, os.path.join(stale, "demo"))
-            shutil.rmtree(stale, ignore_errors=True)
-        os.rename(temp, directory)
-    except OSError:
-        # Another process renamed its copy into place first: use that one.
-        if (_manifest(directory) or {}).get("version") != VERSION:
-            raise
+        _install(temp, directory)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return directory

@@ -1,7 +1,8 @@
 """Reads a folder of images with one subfolder per class (JPEG and PNG, any colour mode).
 
-Two layouts: ``root/<split>/<class>/*`` (splits ``train``, ``test``/``val``/``validation``, and
-optionally ``unlabeled``/``unlabelled`` for the self-supervised phases), or ``root/<class>/*``, which
+Two layouts: ``root/<split>/<class>/*`` (split folders named as the "folder" entry of
+``records.SPLIT_NAMES`` says: ``train``, ``test``/``val``/``validation``, and optionally
+``unlabeled``/``unlabelled`` for the self-supervised phases), or ``root/<class>/*``, which
 is split 80/20 into train/test by a hash of each file's path, so the two never overlap and the split
 does not depend on the listing order or on which other files exist. Labels are the sorted class
 names' indices, the same in every split.
@@ -13,11 +14,10 @@ import os
 import tensorflow as tf
 
 from spot_tf.data import records as records_lib
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-SPLIT_DIRS = {"unsupervised": ("unlabeled", "unlabelled", "train"),
-              "train": ("train",),
-              "test": ("test", "val", "validation")}
 TEST_PERCENT = 20
 
 
@@ -53,32 +53,33 @@ class ImageFolderSource:
     def __init__(self, root):
         self.root = root
         if not tf.io.gfile.isdir(root):
-            raise FileNotFoundError(f"--dataset={root}: no such directory.")
+            raise SettingPathError("dataset", root, "no such directory.")
         subdirs = _subdirs(root)
-        split_names = {name for names in SPLIT_DIRS.values() for name in names}
-        self.has_split_dirs = "train" in subdirs and set(subdirs) <= split_names
+        self.has_split_dirs = ("train" in subdirs
+                               and set(subdirs) <= records_lib.all_split_names("folder"))
         if self.has_split_dirs:
             self.class_names = tuple(sorted(
                 {name for split in subdirs for name in _subdirs(os.path.join(root, split))}))
         else:
             self.class_names = tuple(subdirs)
         if not self.class_names:
-            raise ValueError(f"--dataset={root}: expected one subfolder per class "
-                             f"(root/<class>/* or root/<split>/<class>/*), found none.")
+            raise SettingError("dataset", root, "expected one subfolder per class "
+                               "(root/<class>/* or root/<split>/<class>/*), found none.")
 
-    def _split_dir(self, split):
-        records_lib.check_split(split)
-        for name in SPLIT_DIRS[split]:
+    def split_dir(self, split):
+        """The folder of ``split`` in the ``root/<split>/<class>/*`` layout."""
+        names = records_lib.split_names("folder", split)
+        for name in names:
             path = os.path.join(self.root, name)
             if tf.io.gfile.isdir(path):
                 return path
-        raise FileNotFoundError(f"--dataset={self.root}: no folder for split {split!r} "
-                                f"(looked for {', '.join(SPLIT_DIRS[split])}).")
+        raise SettingPathError("dataset", self.root,
+                               f"no folder for split {split!r} (looked for {', '.join(names)}).")
 
     def items(self, split):
         """(location, [(path, label)]) of ``split``; raises if it holds no image."""
         if self.has_split_dirs:
-            location = self._split_dir(split)
+            location = self.split_dir(split)
             items = [(path, label) for path, label, _ in list_images(location, self.class_names)]
         else:
             records_lib.check_split(split)
@@ -87,8 +88,8 @@ class ImageFolderSource:
             items = [(path, label) for path, label, relative in list_images(self.root, self.class_names)
                      if _is_test(relative) == want_test]
         if not items:
-            raise ValueError(f"--dataset={self.root}: no {'/'.join(IMAGE_EXTENSIONS)} image in "
-                             f"{location} (split {split!r}).")
+            raise SettingError("dataset", self.root, f"no {'/'.join(IMAGE_EXTENSIONS)} image in "
+                               f"{location} (split {split!r}).")
         return location, items
 
     def validate(self, split):
@@ -108,5 +109,5 @@ class ImageFolderSource:
         files = tf.data.Dataset.from_tensor_slices((list(paths), list(labels)))
         return records_lib.read_sharded(
             files, len(items),
-            lambda path, label: records_lib.make_record(tf.io.read_file(path), label, path),
+            lambda path, label: records_lib.make_record(tf.io.read_file(path), label, path, path),
             training=training, seed=seed, input_context=input_context, interleave=False)

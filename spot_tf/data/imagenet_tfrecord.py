@@ -1,24 +1,24 @@
 """Reads TFRecords in the public ImageNet schema (``train-*`` / ``validation-*`` files).
 
-``--dataset`` is a directory holding the shards, or a file pattern such as ``/data/train-*`` from
-which the other splits are found by replacing ``train`` in the file name. Only ``image/encoded`` is
-required; ``image/class/label`` (1..N, 0 or absent = unlabelled) becomes 0-based (-1 = unlabelled).
+The ``dataset`` setting is a directory holding the shards, or a file pattern such as
+``/data/train-*`` from which the other splits are found by replacing ``train`` in the file name (the
+prefixes are the "tfrecord" names of ``records.SPLIT_NAMES``). Only ``image/encoded`` is required;
+``image/class/label`` (1..N, 0 or absent = unlabelled) becomes 0-based (-1 = unlabelled). A shard
+cut short yields its whole records, then a fault record naming it.
 """
 
 import os
-import struct
 
 from absl import logging
+from google.protobuf import message
 import tensorflow as tf
 
 from spot_tf.data import records as records_lib
+from spot_tf.data import tfrecord_reader
 from spot_tf.data import tfrecord_writer
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
-# Which file name prefixes hold each split, best first. STL-10 converted by datasets/convert_stl10.py
-# has ``unlabeled-*`` files, the images of the self-supervised phases.
-SPLIT_PREFIXES = {"unsupervised": ("unlabeled", "train"),
-                  "train": ("train",),
-                  "test": ("validation", "test")}
 IMAGENET_NUM_CLASSES = 1000
 # Splits up to this size are counted and their labels scanned when they are described.
 SCAN_LIMIT_BYTES = 1 << 30
@@ -29,23 +29,20 @@ _FEATURES = {
 }
 
 
-def _first_example(path):
-    for record in tf.data.TFRecordDataset(path).take(1):
-        return tf.train.Example.FromString(record.numpy())
-    return None
+def _sizes(files):
+    return [tf.io.gfile.stat(f).length for f in files]
 
 
-def count_records(path):
-    """Counts the records of a TFRecord file by reading only the length headers."""
-    count = 0
-    with tf.io.gfile.GFile(path, "rb") as f:
-        while header := f.read(12):  # uint64 length + uint32 CRC of the length.
-            if len(header) < 12:
-                raise ValueError(f"Truncated TFRecord file: {path}")
-            length, = struct.unpack("<Q", header[:8])
-            f.seek(length + 4, 1)  # The data and its CRC.
-            count += 1
-    return count
+def read_file(path, size):
+    """The records (see records.py) of one ImageNet-schema TFRecord file of ``size`` bytes."""
+    def to_record(index, serialized, fault):
+        # A fault element's empty bytes parse as an Example without features: label -1, no image.
+        features = tf.io.parse_single_example(serialized, _FEATURES)
+        origin = tf.strings.join([path, tf.strings.as_string(index)], ":")
+        return records_lib.make_record(features["image/encoded"],
+                                       features["image/class/label"] - 1, origin, path, fault)
+
+    return tfrecord_reader.read_file(path, size).map(to_record)
 
 
 class TFRecordSource:
@@ -57,53 +54,68 @@ class TFRecordSource:
 
     def patterns(self, split):
         """The file patterns that may hold ``split``, best first."""
-        records_lib.check_split(split)
+        prefixes = records_lib.split_names("tfrecord", split)
         if tf.io.gfile.isdir(self.spec):
-            return [os.path.join(self.spec, prefix + "-*") for prefix in SPLIT_PREFIXES[split]]
+            return [os.path.join(self.spec, prefix + "-*") for prefix in prefixes]
         directory, name = os.path.split(self.spec)
         if "train" in name:
-            return [os.path.join(directory, name.replace("train", prefix, 1))
-                    for prefix in SPLIT_PREFIXES[split]]
+            return [os.path.join(directory, name.replace("train", prefix, 1)) for prefix in prefixes]
         if split == "test":
-            raise ValueError(
-                f"--dataset={self.spec}: cannot tell which files hold the held-out split; pass the "
+            raise SettingError(
+                "dataset", self.spec, "cannot tell which files hold the held-out split; pass the "
                 "directory of the train-*/validation-* files or a pattern containing 'train'.")
         return [self.spec]
 
     def files(self, split):
-        """(pattern, sorted files) of ``split``; raises FileNotFoundError naming the patterns if none."""
+        """(pattern, sorted files) of ``split``; raises SettingPathError naming the patterns if none."""
         patterns = self.patterns(split)
         for pattern in patterns:
             # ``.tmp`` files are shards still being written.
             files = sorted(f for f in tf.io.gfile.glob(pattern) if not f.endswith(".tmp"))
             if files:
                 return pattern, files
-        raise FileNotFoundError(
-            f"--dataset={self.spec}: no TFRecord files match {' or '.join(patterns)} "
-            f"(split {split!r}).")
+        raise SettingPathError(
+            "dataset", self.spec,
+            f"no TFRecord files match {' or '.join(patterns)} (split {split!r}).")
 
     def validate(self, split):
         """Checks that ``split`` has files and that its first record holds ``image/encoded``."""
         pattern, files = self.files(split)
-        try:
-            example = _first_example(files[0])
-        except (tf.errors.OpError, ValueError) as e:
-            raise ValueError(f"{files[0]} is not a TFRecord file of tf.train.Example: {e}") from e
-        if example is not None and "image/encoded" not in example.features.feature:
-            raise ValueError(
-                f"{files[0]}: the first record has no 'image/encoded' feature (keys: "
-                f"{sorted(example.features.feature)}); expected the ImageNet TFRecord schema.")
+        first = files[0]
+        for _, serialized, fault in tfrecord_reader.read_file(first, _sizes([first])[0]).take(1):
+            if fault != "":
+                raise SettingError("dataset", self.spec, f"{first} is not a TFRecord file, or its "
+                                   f"first record is truncated or corrupt ({fault.numpy().decode()}).")
+            try:
+                example = tf.train.Example.FromString(serialized.numpy())
+            except message.DecodeError as e:
+                raise SettingError("dataset", self.spec,
+                                   f"{first} is not a TFRecord file of tf.train.Example: {e}") from e
+            if "image/encoded" not in example.features.feature:
+                raise SettingError(
+                    "dataset", self.spec,
+                    f"{first}: the first record has no 'image/encoded' feature (keys: "
+                    f"{sorted(example.features.feature)}); expected the ImageNet TFRecord schema.")
         return pattern, files
 
+    def _read(self, files, *, training=False, seed=0, input_context=None):
+        items = tf.data.Dataset.from_tensor_slices((files, _sizes(files)))
+        return records_lib.read_sharded(items, len(files), read_file, training=training, seed=seed,
+                                        input_context=input_context, interleave=True)
+
     def _scan(self, files):
-        """(number of records, largest 1-based label) of small splits; (None, None) of large ones."""
-        if sum(tf.io.gfile.stat(f).length for f in files) > SCAN_LIMIT_BYTES:
+        """(whole records, largest 1-based label) of small splits; (None, None) of large ones."""
+        if sum(_sizes(files)) > SCAN_LIMIT_BYTES:
             return None, None
-        labels = tf.data.TFRecordDataset(files).batch(4096).map(
-            lambda r: tf.io.parse_example(r, _FEATURES)["image/class/label"])
-        max_label = labels.reduce(tf.constant(0, tf.int64),
-                                  lambda m, batch: tf.maximum(m, tf.reduce_max(batch)))
-        return sum(count_records(f) for f in files), int(max_label)
+        count, max_label = 0, 0
+        for batch in self._read(files).batch(4096):
+            faults = batch["fault"].numpy()
+            count += int((faults == b"").sum())
+            max_label = max(max_label, int(tf.reduce_max(batch["label"])) + 1)
+            for file, fault in zip(batch["file"].numpy()[faults != b""], faults[faults != b""]):
+                logging.warning("%s: shard %s is truncated or corrupt (%s); counting the records "
+                                "before the fault.", self.spec, file.decode(), fault.decode())
+        return count, max_label
 
     def describe(self, splits=records_lib.SPLITS):
         num_examples, location, scans = {}, {}, {}
@@ -127,15 +139,4 @@ class TFRecordSource:
 
     def records(self, split, *, training, seed, input_context):
         _, files = self.validate(split)
-
-        def read_file(path):
-            def parse(index, serialized):
-                features = tf.io.parse_single_example(serialized, _FEATURES)
-                origin = tf.strings.join([path, tf.strings.as_string(index)], ":")
-                return records_lib.make_record(features["image/encoded"],
-                                               features["image/class/label"] - 1, origin)
-            return tf.data.TFRecordDataset(path, buffer_size=8 << 20).enumerate().map(parse)
-
-        return records_lib.read_sharded(
-            tf.data.Dataset.from_tensor_slices(files), len(files), read_file, training=training,
-            seed=seed, input_context=input_context, interleave=True)
+        return self._read(files, training=training, seed=seed, input_context=input_context)

@@ -1,8 +1,9 @@
 """The public entry points: ``describe_dataset`` and ``make_dataset``.
 
-``--dataset`` (the ``spec``) is one of: ``demo``; ``tfds:NAME``; a directory or file pattern of
-ImageNet-schema TFRecords; a folder with one subfolder per class. Every source yields encoded
-records; this module decodes, augments, filters failed decodes, batches and prefetches them.
+The ``dataset`` setting (the ``spec``) is one of: ``demo``; ``tfds:NAME``; a directory or file
+pattern of ImageNet-schema TFRecords; a folder with one subfolder per class. Every source yields
+encoded records; this module decodes, augments, drops (and reports, see skips.py) what does not
+decode, batches and prefetches them.
 """
 
 import os
@@ -15,21 +16,31 @@ from spot_tf.data import image_folder
 from spot_tf.data import imagenet_tfrecord
 from spot_tf.data import preprocessing
 from spot_tf.data import records
+from spot_tf.data import skips
 from spot_tf.data import tfds_source
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
 TFDS_PREFIX = "tfds:"
 DEMO = "demo"
+_EXPECTED = "expected 'demo', 'tfds:NAME', a TFRecord pattern or directory, or an image folder"
 
 
 def _looks_like_tfrecords(directory):
     return any(tf.io.gfile.glob(os.path.join(directory, prefix + "-*"))
-               for prefix in ("train", "validation", "unlabeled"))
+               for prefix in sorted(records.all_split_names("tfrecord")))
 
 
 def get_source(spec, tfds_data_dir=None, cache_dir=None):
-    """The source object for a ``--dataset`` value; raises if it names nothing readable."""
+    """The source object for a ``dataset`` setting; raises a SettingError if it names nothing readable.
+
+    Args:
+      spec: the ``dataset`` setting (see module docstring).
+      tfds_data_dir: TFDS data directory for ``tfds:NAME``.
+      cache_dir: cache root for ``demo`` (the ``data_cache_dir`` setting).
+    """
     if not spec:
-        raise ValueError("--dataset is empty.")
+        raise SettingError("dataset", spec, f"is empty; {_EXPECTED}.")
     if spec == DEMO:
         return imagenet_tfrecord.TFRecordSource(demo.ensure_demo(cache_dir), kind=DEMO)
     if spec.startswith(TFDS_PREFIX):
@@ -37,17 +48,20 @@ def get_source(spec, tfds_data_dir=None, cache_dir=None):
     if tf.io.gfile.isdir(spec) and not _looks_like_tfrecords(spec):
         return image_folder.ImageFolderSource(spec)
     if not tf.io.gfile.isdir(spec) and not tf.io.gfile.glob(spec):
-        raise FileNotFoundError(f"--dataset={spec}: matches no file or directory (expected 'demo', "
-                                "'tfds:NAME', a TFRecord pattern or directory, or an image folder).")
+        raise SettingPathError("dataset", spec, f"matches no file or directory ({_EXPECTED}).")
     return imagenet_tfrecord.TFRecordSource(spec)
 
 
 def describe_dataset(spec, tfds_data_dir=None, cache_dir=None, splits=records.SPLITS):
     """Checks that every split in ``splits`` can be read and returns a ``DatasetInfo``.
 
-    Call it before building any model: a bad ``--dataset`` (nothing matches, empty folder, unknown
-    TFDS name, records without ``image/encoded``) raises ValueError or FileNotFoundError whose
-    message names it.
+    Call it before building any model: a bad ``dataset`` (nothing matches, empty folder, unknown
+    TFDS name, records without ``image/encoded``) raises a SettingError (a ValueError; a
+    SettingPathError, also a FileNotFoundError, for a path that names nothing) naming the setting.
+
+    Args:
+      spec, tfds_data_dir, cache_dir: as for ``get_source``.
+      splits: the splits to check.
     """
     return get_source(spec, tfds_data_dir, cache_dir).describe(tuple(splits))
 
@@ -60,11 +74,11 @@ def _per_replica_batch(batch_size, input_context):
 
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
-                 repeat=None, shuffle_buffer=1024, decode_errors=None):
+                 repeat=None, shuffle_buffer=1024, skip_report=None):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
     Args:
-      spec: the ``--dataset`` value (see module docstring).
+      spec: the ``dataset`` setting (see module docstring).
       split: "unsupervised", "train" or "test".
       image_size: side of the square output images.
       batch_size: the GLOBAL batch size; with ``input_context`` each pipeline batches its replica's
@@ -76,11 +90,13 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
       cache_dir: cache root for ``demo``.
       with_labels: yield ``(images, labels)`` with int32 labels (0-based, -1 = unlabelled).
       input_context: a ``tf.distribute.InputContext``: read only this pipeline's shard.
-      strict_decode: an image that does not decode is a fatal error (naming its file) instead of
-        being skipped and counted.
+      strict_decode: an image that does not decode, or a shard cut short, is a fatal error naming
+        its file instead of being skipped and counted.
       repeat: repeat forever; defaults to ``training``.
       shuffle_buffer: records (still encoded) shuffled after the files are interleaved.
-      decode_errors: a ``DecodeErrors`` that counts the skipped images (one is made if None).
+      skip_report: a ``SkipReport`` that counts what is skipped (one is made if None). A fatal fault
+        (see skips.py; a split with no image that decodes always is) stops the iteration with an
+        InvalidArgumentError; ``skip_report.raise_setting_errors()`` raises its SettingError instead.
 
     Returns:
       A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] (or ``(images, labels)``).
@@ -89,31 +105,34 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
     source = get_source(spec, tfds_data_dir, cache_dir)
     source.validate(split)
     num_pipelines, pipeline_id = records.pipeline_index(input_context)
-    if decode_errors is None:
-        decode_errors = decode.DecodeErrors(f"{spec} ({split})")
+    if skip_report is None:
+        skip_report = skips.SkipReport()
 
     dataset = source.records(split, training=training, seed=seed, input_context=input_context)
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed + pipeline_id)
+    dataset = skips.with_pass_ends(dataset)
     if training if repeat is None else repeat:
         dataset = dataset.repeat()
 
-    def process(index, record):
-        image, ok = decode.decode_image(record["encoded"])
+    def process(index, element):
+        record, end = element
+        image, decoded = decode.decode_image(record["encoded"])
         if training:
             # Stateless per-example seed: (run seed and pipeline, position in this pipeline's stream).
             example_seed = tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index])
             image = preprocessing.preprocess_train(image, image_size, example_seed)
         else:
             image = preprocessing.preprocess_test(image, image_size)
-        return image, record["label"], ok, record["origin"]
+        # Not the encoded bytes: what follows needs only the image and where it came from.
+        return {"image": image, "label": record["label"], "decoded": decoded, "end": end,
+                "index": index, **{key: record[key] for key in ("file", "origin", "fault")}}
 
     dataset = dataset.enumerate().map(process, num_parallel_calls=tf.data.AUTOTUNE,
                                       deterministic=not training)
     # Failed decodes are dropped after the map, where they can be counted (or be fatal).
-    dataset = dataset.filter(lambda image, label, ok, origin: decode_errors.keep(
-        ok, origin, strict_decode))
-    dataset = dataset.map(lambda image, label, ok, origin: (image, label) if with_labels else image)
+    dataset = skips.drop_skipped(dataset, skip_report, spec, split, strict_decode)
+    dataset = dataset.map(lambda e: (e["image"], e["label"]) if with_labels else e["image"])
     dataset = dataset.batch(_per_replica_batch(batch_size, input_context),
                             drop_remainder=training)
     return dataset.prefetch(tf.data.AUTOTUNE)

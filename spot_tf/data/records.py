@@ -1,8 +1,10 @@
-"""What every source shares: the split names, ``DatasetInfo`` and the sharded file reader.
+"""What every source shares: the split table, the record format, DatasetInfo, the sharded reader.
 
 A source turns a split into a dataset of records ``{"encoded": string, "label": int32,
-"origin": string}`` (the encoded image, its 0-based label or -1, and the file/record it came from);
-the pipeline decodes, augments and batches them the same way whatever the source.
+"origin": string, "file": string, "fault": string}``: the encoded image, its 0-based label or -1,
+the file and record it came from, the file alone (skips are counted per file), and, empty for every
+image, the reason a file could not be read to its end (such a record carries no image). The pipeline
+decodes, augments and batches them the same way whatever the source.
 """
 
 import dataclasses
@@ -14,15 +16,52 @@ import tensorflow as tf
 # the evaluation phases; "test": the held-out split.
 SPLITS = ("unsupervised", "train", "test")
 
+# What each kind of source calls our splits, best first; the one place split names are spelled.
+SPLIT_NAMES = {
+    # File name prefixes, as the public ImageNet scripts write them (the first is what our converters
+    # and the demo write); converted STL-10 adds "unlabeled".
+    "tfrecord": {"unsupervised": ("unlabeled", "train"), "train": ("train",),
+                 "test": ("validation", "test")},
+    # Subfolders of an image folder.
+    "folder": {"unsupervised": ("unlabeled", "unlabelled", "train"), "train": ("train",),
+               "test": ("test", "val", "validation")},
+    # Split names of a TFDS builder, guessed from those it has...
+    "tfds": {"unsupervised": ("unlabelled", "unlabeled", "train"), "train": ("train",),
+             "test": ("test", "validation")},
+    # ...except for the datasets of the paper, whose splits are fixed (imagenet2012 has an unlabelled
+    # "test" split that must not be taken for the held-out one).
+    "tfds:stl10": {"unsupervised": ("unlabelled",), "train": ("train",), "test": ("test",)},
+    "tfds:imagenet2012": {"unsupervised": ("train",), "train": ("train",),
+                          "test": ("validation",)},
+    # File stems of the STL-10 binary archive (``train_X.bin`` ...).
+    "stl10_binary": {"unsupervised": ("unlabeled",), "train": ("train",), "test": ("test",)},
+}
+
 
 def check_split(split):
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}: expected one of {SPLITS}.")
 
 
+def split_names(kind, split):
+    """The names a ``kind`` of source (a key of SPLIT_NAMES) gives our ``split``, best first."""
+    check_split(split)
+    return SPLIT_NAMES[kind][split]
+
+
+def all_split_names(kind):
+    """Every name a ``kind`` of source gives any of our splits."""
+    return {name for names in SPLIT_NAMES[kind].values() for name in names}
+
+
+def written_prefix(split):
+    """The file name prefix under which our converters and the demo write ``split``'s TFRecords."""
+    return split_names("tfrecord", split)[0]
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-    """What the trainer needs to know about a ``--dataset`` before it builds anything.
+    """What the trainer needs to know about a ``dataset`` setting before it builds anything.
 
     Attributes:
       num_classes: number of classes of the labelled splits.
@@ -38,8 +77,18 @@ class DatasetInfo:
     class_names: Optional[Tuple[str, ...]] = None
 
 
-def make_record(encoded, label, origin):
-    return {"encoded": encoded, "label": tf.cast(label, tf.int32), "origin": origin}
+def make_record(encoded, label, origin, file, fault=""):
+    """One record of the format above.
+
+    Args:
+      encoded: the encoded image (string tensor).
+      label: its 0-based label, -1 if unlabelled.
+      origin: the file and record it came from, for messages.
+      file: the file it came from, the unit skips are counted in.
+      fault: empty for an image; else why ``file`` could not be read to its end.
+    """
+    return {"encoded": encoded, "label": tf.cast(label, tf.int32), "origin": origin, "file": file,
+            "fault": tf.convert_to_tensor(fault, tf.string)}
 
 
 def pipeline_index(input_context):

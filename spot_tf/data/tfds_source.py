@@ -1,4 +1,4 @@
-"""Reads a TensorFlow Datasets builder (``--dataset=tfds:NAME``), e.g. stl10 or imagenet2012.
+"""Reads a TensorFlow Datasets builder (the ``dataset`` setting ``tfds:NAME``), e.g. stl10.
 
 The images are read still encoded (``SkipDecoding``) so that they go through the same decode and
 augmentation as every other source. Nothing is downloaded: an unprepared dataset is an error that
@@ -9,13 +9,13 @@ import tensorflow_datasets as tfds
 import tensorflow as tf
 
 from spot_tf.data import records as records_lib
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
-# The TFDS split of each of our splits, for the datasets of the paper; others are guessed from the
-# split names the builder has (unlabelled/unlabeled, else train; test, else validation).
-KNOWN_SPLITS = {
-    "stl10": {"unsupervised": "unlabelled", "train": "train", "test": "test"},
-    "imagenet2012": {"unsupervised": "train", "train": "train", "test": "validation"},
-}
+
+def _file_of(tfds_id):
+    """The shard of a TFDS record id ``<file>__<index>``."""
+    return tf.strings.regex_replace(tfds_id, "__[0-9]+$", "")
 
 
 class TFDSSource:
@@ -29,21 +29,25 @@ class TFDSSource:
         try:
             self.builder = tfds.builder(name, data_dir=data_dir)
         except tfds.core.registered.DatasetNotFoundError as e:
-            raise ValueError(f"--dataset=tfds:{name}: TFDS has no dataset named {name!r}.") from e
+            raise SettingError("dataset", self.spec, f"TFDS has no dataset named {name!r}.") from e
+
+    @property
+    def spec(self):
+        """The ``dataset`` setting that names this source."""
+        return f"tfds:{self.name}"
 
     def tfds_split(self, split):
-        records_lib.check_split(split)
-        known = KNOWN_SPLITS.get(self.builder.name)
-        if known:
-            return known[split]
+        """The builder's split for our ``split`` (see the "tfds" entries of records.SPLIT_NAMES)."""
+        known = f"tfds:{self.builder.name}"
+        if known in records_lib.SPLIT_NAMES:
+            return records_lib.split_names(known, split)[0]
         names = set(self.builder.info.splits.keys())
-        preferences = {"unsupervised": ("unlabelled", "unlabeled", "train"), "train": ("train",),
-                       "test": ("test", "validation")}[split]
+        preferences = records_lib.split_names("tfds", split)
         for name in preferences:
             if name in names:
                 return name
-        raise ValueError(f"--dataset=tfds:{self.name} has no split for {split!r} "
-                         f"(tried {preferences}; it has {sorted(names)}).")
+        raise SettingError("dataset", self.spec, f"has no split for {split!r} "
+                           f"(tried {preferences}; it has {sorted(names)}).")
 
     def _read(self, split, read_config=None, shuffle_files=False):
         """``as_dataset`` of our ``split``, with errors that name the dataset, split and directory."""
@@ -53,10 +57,14 @@ class TFDSSource:
                 split=tfds_split, shuffle_files=shuffle_files, read_config=read_config,
                 decoders={"image": tfds.decode.SkipDecoding()})
         except (AssertionError, FileNotFoundError, ValueError, KeyError) as e:
-            raise FileNotFoundError(
-                f"--dataset=tfds:{self.name}: cannot read split {tfds_split!r} from "
-                f"{self.builder.data_dir}; prepare it first (tfds build {self.name} "
-                f"--data_dir=..., with --manual_dir for imagenet2012) and pass --tfds_data_dir. "
+            # The directory is at fault when one was given, else the dataset has not been prepared.
+            setting, value = (("tfds_data_dir", self.data_dir) if self.data_dir
+                              else ("dataset", self.spec))
+            raise SettingPathError(
+                setting, value,
+                f"cannot read split {tfds_split!r} of {self.spec} from {self.builder.data_dir}; "
+                f"prepare it first (tfds build {self.name} --data_dir=..., with --manual_dir for "
+                f"imagenet2012) and set tfds_data_dir to that directory. "
                 f"({type(e).__name__}: {e})") from e
 
     def validate(self, split):
@@ -64,7 +72,7 @@ class TFDSSource:
         return self.tfds_split(split)
 
     def describe(self, splits=records_lib.SPLITS):
-        location = {split: f"tfds:{self.name}/{self.validate(split)}" for split in splits}
+        location = {split: f"{self.spec}/{self.validate(split)}" for split in splits}
         split_infos = self.builder.info.splits
         num_examples = {split: split_infos[self.tfds_split(split)].num_examples
                         if self.tfds_split(split) in split_infos else None for split in splits}
@@ -85,5 +93,7 @@ class TFDSSource:
             # Too few files for every pipeline (or no split metadata): shard the records instead. The
             # shuffle seed is the same on every pipeline, so they all see the same order.
             dataset = dataset.shard(num_pipelines, index)
-        return dataset.map(lambda x: records_lib.make_record(x["image"], x["label"], x["tfds_id"]),
-                           num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(
+            lambda x: records_lib.make_record(x["image"], x["label"], x["tfds_id"],
+                                              _file_of(x["tfds_id"])),
+            num_parallel_calls=tf.data.AUTOTUNE)
