@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from spot_tf.models.resize import upsample_nearest
+from spot_tf.models import mask_to_image
 
 
 def to_unit_range(images):
@@ -33,8 +33,7 @@ def filter_grid(kernel, columns=16):
 def mark_dropped(images, keep_mask, color=(1.0, 0.0, 0.0), alpha=0.35):
     """Tints the image regions whose feature cell was dropped (keep_mask [B, h, w, 1], 1 = kept)."""
     images = to_unit_range(images)
-    factor = images.shape[1] // keep_mask.shape[1]
-    dropped = 1.0 - upsample_nearest(tf.cast(keep_mask, tf.float32), factor)
+    dropped = 1.0 - mask_to_image(keep_mask, images.shape[1])
     tint = tf.constant(color, tf.float32)
     return images * (1.0 - alpha * dropped) + alpha * dropped * tint
 

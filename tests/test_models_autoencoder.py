@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
-from spot_tf.models.autoencoder import Autoencoder, Decoder, Encoder, decoder_step_names, decoder_widths
+from spot_tf.models.autoencoder import Autoencoder, Decoder, Encoder, UpStep, decoder_step_names, decoder_widths
 
 
 def _count(net):
@@ -49,3 +50,11 @@ def test_l2_is_slim_convention_on_weights_and_the_rgb_bias():
 def test_bad_depth_is_refused():
     with pytest.raises(ValueError, match="ae_depth"):
         Encoder(6)
+
+
+@pytest.mark.parametrize("make,shape", [(lambda: Encoder(2), (2, 8, 8, 3)), (lambda: UpStep(8), (2, 3, 3, 4)),
+                                        (lambda: Decoder(2), (2, 2, 2, 128)), (lambda: Autoencoder(1), (2, 8, 8, 3))],
+                         ids=["Encoder", "UpStep", "Decoder", "Autoencoder"])
+def test_serialization_and_keras_file(make, shape, tmp_path):
+    x = tf.random.stateless_uniform(shape, (1, 2), -1, 1)
+    run_layer_test(make(), x, tmp_path, call_kwargs={"training": False})

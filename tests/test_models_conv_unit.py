@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
 from spot_tf.models.conv_unit import ConvUnit, GroupedConvUnit, slim_l2
 
@@ -34,12 +35,16 @@ def test_grouped_unit_convolves_each_half_alone():
                                                "c/conv_1/weights"]
 
 
-def test_config_round_trip():
-    unit = GroupedConvUnit(8, kernel_size=3, batch_norm=True, bn_scale=False, activation="relu", name="g")
-    clone = GroupedConvUnit.from_config(unit.get_config())
-    assert clone.get_config() == unit.get_config()
-    single = ConvUnit(4, 2, strides=2, activation="leaky_relu", weight_decay=0.0)
-    assert ConvUnit.from_config(single.get_config()).get_config() == single.get_config()
+@pytest.mark.parametrize("make", [
+    lambda: ConvUnit(4, 2, strides=2, activation="leaky_relu", weight_decay=0.0, bias_decay=1e-4),
+    lambda: ConvUnit(4, (3, 1), batch_norm=True, bn_scale=False, activation="relu", bn_momentum=0.9,
+                     kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1, seed=1)),
+    lambda: GroupedConvUnit(8, kernel_size=3, batch_norm=True, bn_scale=False, activation="relu",
+                            bias_initializer=keras.initializers.Constant(0.1), name="g"),
+], ids=["ConvUnit", "ConvUnit-batch-norm", "GroupedConvUnit"])
+def test_serialization_and_keras_file(make, tmp_path):
+    x = tf.random.stateless_normal((2, 6, 6, 4), seed=(19, 20))
+    run_layer_test(make(), x, tmp_path, call_kwargs={"training": False})
 
 
 def _reference(unit, x, training):

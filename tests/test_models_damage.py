@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
-from spot_tf.models.damage import FeatureDamage, draw_keep_mask
+from spot_tf.models.damage import FeatureDamage, draw_keep_mask, mask_labels, mask_to_image
 
 
 def test_kept_entries_pass_and_dropped_get_the_3x3_average():
@@ -45,3 +46,28 @@ def test_seeded_masks_are_reproducible_and_differ_by_seed():
 def test_bad_keep_prob():
     with pytest.raises(ValueError, match="keep_prob"):
         FeatureDamage(keep_prob=0.0)
+
+
+def test_serialization_and_keras_file(tmp_path):
+    phi = tf.random.stateless_normal((2, 3, 3, 4), seed=(7, 8))
+    mask = tf.cast(tf.random.stateless_uniform((2, 3, 3, 1), seed=(9, 10)) < 0.5, tf.float32)
+    run_layer_test(FeatureDamage(keep_prob=0.5, seed=3), (phi, mask), tmp_path)
+
+
+def test_mask_labels_are_all_kept_for_the_real_half_then_the_mask_cell_by_cell():
+    mask = np.random.default_rng(0).uniform(size=(3, 2, 4, 1)) < 0.5
+    labels = mask_labels(tf.constant(mask))
+    assert labels.dtype == tf.float32 and labels.shape == (6, 8)
+    np.testing.assert_array_equal(labels[:3], np.ones((3, 8)))
+    # Row-major cells, as the discriminator flattens its mask logits.
+    np.testing.assert_array_equal(labels[3:], mask.reshape(3, 8).astype(np.float32))
+
+
+def test_mask_to_image_repeats_each_cell_over_its_pixels():
+    mask = tf.constant([[[[1.0], [0.0]], [[0.0], [1.0]]]])
+    image = mask_to_image(tf.cast(mask, tf.bfloat16), 6)
+    assert image.dtype == tf.float32 and image.shape == (1, 6, 6, 1)
+    np.testing.assert_array_equal(image[0, :, :, 0], np.kron([[1, 0], [0, 1]], np.ones((3, 3))))
+    np.testing.assert_array_equal(mask_to_image(mask, 2), mask)
+    with pytest.raises(ValueError, match="multiple"):
+        mask_to_image(mask, 5)

@@ -1,5 +1,6 @@
 import numpy as np
 import tensorflow as tf
+from layer_checks import run_layer_test, run_serialization_test
 
 from spot_tf.models.autoencoder import Decoder
 from spot_tf.models.repair import RepairBlock, RepairNetwork
@@ -35,3 +36,18 @@ def test_network_parameter_count_and_frozen_decoder():
     assert not {id(v) for v in decoder.weights} & {id(v) for v in net.weights}
     # With nothing dropped the repair network is exactly the decoder.
     np.testing.assert_allclose(out, decoder(phi, training=False), atol=1e-6)
+
+
+def test_block_serialization_and_keras_file(tmp_path):
+    x = tf.random.stateless_normal((2, 3, 3, 4), seed=(7, 8))
+    mask = tf.cast(tf.random.stateless_uniform((2, 3, 3, 1), seed=(9, 10)) < 0.5, tf.float32)
+    run_layer_test(RepairBlock(4, preactivation=True, name="r"), (x, mask), tmp_path, call_kwargs={"training": False})
+
+
+def test_network_serialization():
+    # The decoder is a call argument (its weights are the autoencoder's): a RepairNetwork is saved
+    # within a SpotModel, so only its config is checked alone.
+    phi = tf.random.stateless_normal((2, 2, 2, 64), seed=(11, 12))
+    mask = tf.cast(tf.random.stateless_uniform((2, 2, 2, 1), seed=(13, 14)) < 0.5, tf.float32)
+    run_serialization_test(RepairNetwork((64, 32), preactivation=True), (phi, mask),
+                           call_kwargs={"decoder": Decoder(1), "training": False})

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
 from spot_tf.models import SpotModel, feature_grid, needs_pool5
 
@@ -40,7 +41,8 @@ def test_geometry_errors_name_the_sizes():
         SpotModel(image_size=96, ae_depth=4, disc_padding="valid")
 
 
-def test_config_round_trip():
-    model = SpotModel(image_size=64, ae_depth=5, keep_prob=0.5, repair_preactivation=True)
-    clone = SpotModel.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
+def test_serialization_and_keras_file(tmp_path):
+    model = SpotModel(image_size=32, keep_prob=0.5, repair_preactivation=True, dropout_rate=0.25)
+    images = tf.random.stateless_uniform((2, 32, 32, 3), (1, 2), -1, 1)
+    mask = tf.cast(tf.random.stateless_uniform((2, 2, 2, 1), (3, 4)) < 0.5, tf.float32)
+    run_layer_test(model, images, tmp_path, call_kwargs={"mask": mask, "training": False})

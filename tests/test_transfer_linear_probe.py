@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
 from spot_tf.models import CONV_LAYERS, Discriminator
 from spot_tf.transfer.feature_source import features_of
@@ -66,3 +67,10 @@ def test_bad_arguments_are_named(discriminator, tmp_path):
         run_linear_eval(features, ds, ds, 4, tmp_path, epochs=1, layers=("conv_1", "fc_1"), verbose=0)
     with pytest.raises(ValueError, match="no batches"):
         run_linear_eval(features, ds.take(0), ds, 4, tmp_path, epochs=1, verbose=0)
+
+
+def test_serialization_and_keras_file(tmp_path):
+    shapes = {"conv_1": (4, 4, 3), "conv_5": (2, 2, 5)}
+    features = {name: tf.random.stateless_normal((2,) + shape, seed=(i, 1)) for i, (name, shape) in
+                enumerate(shapes.items())}
+    run_layer_test(LinearProbe(shapes, num_classes=3, target_features=20), features, tmp_path)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
 from spot_tf.models.discriminator import Discriminator
 from spot_tf.transfer.pooling import AdaptiveAveragePooling2D, probe_grid
@@ -46,3 +47,8 @@ def test_matches_adaptive_pooling_bins_for_any_size(size, grid):
     fn = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 3])])
     np.testing.assert_allclose(fn(x), _reference(x, *grid), rtol=1e-5, atol=1e-6)
     assert layer.compute_output_shape((None,) + size + (3,)) == (None,) + grid + (3,)
+
+
+def test_serialization_and_keras_file(tmp_path):
+    x = tf.random.stateless_normal((2, 5, 7, 3), seed=(3, 4))
+    run_layer_test(AdaptiveAveragePooling2D((2, 3)), x, tmp_path)

@@ -26,6 +26,7 @@ def decoder_step_names(depth):
     return tuple(f"deconv_{l}" for l in range(depth - 1)) + (f"deconv_{depth}",)
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class Encoder(keras.Model):
     """phi(x): a 3x3 stem to 32 channels, then `depth` 2x2 stride-2 convolutions (64, 128, ...).
 
@@ -59,6 +60,7 @@ class Encoder(keras.Model):
         return {**super().get_config(), "depth": self.depth}
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class UpStep(keras.layers.Layer):
     """One decoder up-step: TF1 bilinear 2x resize, then a 3x3 conv with batch norm and leaky ReLU.
 
@@ -84,6 +86,7 @@ class UpStep(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters}
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class Decoder(keras.Model):
     """Mirror of the encoder: `depth` up-steps, then a 3x3 conv to RGB with tanh (bias, no batch norm).
 
@@ -119,6 +122,7 @@ class Decoder(keras.Model):
         return {**super().get_config(), "depth": self.depth}
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class Autoencoder(keras.Model):
     """Encoder + decoder of phase 1. `call` returns the reconstruction in [-1, 1].
 

@@ -25,6 +25,7 @@ def he_fan_avg():
     return keras.initializers.VarianceScaling(scale=2.0, mode="fan_avg", distribution="truncated_normal")
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class ConvUnit(keras.layers.Layer):
     """Convolution followed by a bias or a batch norm, then an activation (slim's `conv2d`).
 
@@ -183,6 +184,7 @@ class ConvUnit(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class GroupedConvUnit(keras.layers.Layer):
     """AlexNet's two-group convolution: one `ConvUnit` per half of the channels, concatenated.
 
@@ -220,10 +222,7 @@ class GroupedConvUnit(keras.layers.Layer):
         return names
 
     def get_config(self):
-        config = super().get_config()
-        unit_kwargs = dict(self.unit_kwargs)
-        for key in ("activation", "kernel_initializer", "bias_initializer"):
-            if key in unit_kwargs and not isinstance(unit_kwargs[key], (str, type(None))):
-                unit_kwargs[key] = keras.saving.serialize_keras_object(unit_kwargs[key])
-        config.update({"filters": self.filters, "groups": self.groups, **unit_kwargs})
-        return config
+        # A unit's own config has every ConvUnit argument, defaults included, already serialized.
+        unit = {key: value for key, value in self.units[0].get_config().items()
+                if key not in ("name", "filters", "trainable", "dtype")}
+        return {**super().get_config(), "filters": self.filters, "groups": self.groups, **unit}

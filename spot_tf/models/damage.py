@@ -3,6 +3,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from spot_tf.models.resize import upsample_nearest
+
 
 def draw_keep_mask(batch_shape, keep_prob, seed):
     """Draws the damage mask: 1 (kept) with probability `keep_prob` per spatial entry.
@@ -21,6 +23,37 @@ def draw_keep_mask(batch_shape, keep_prob, seed):
     return tf.floor(keep_prob + tf.random.stateless_uniform(shape, seed=tf.cast(seed, tf.int64)))
 
 
+def mask_labels(keep_mask):
+    """The mask head's labels for concat[real, repaired]: all cells kept for the real half, then the mask.
+
+    Args:
+        keep_mask: [B, h, w, 1], 1 = kept.
+
+    Returns:
+        float32 [2B, h * w], row for row and cell for cell the discriminator's `mask_logits`.
+    """
+    keep_mask = tf.cast(keep_mask, tf.float32)
+    labels = tf.concat([tf.ones_like(keep_mask), keep_mask], axis=0)
+    return tf.reshape(labels, [tf.shape(labels)[0], -1])
+
+
+def mask_to_image(keep_mask, image_size):
+    """The mask on the image grid (nearest): each cell's value over the image_size / h square of pixels it covers.
+
+    Args:
+        keep_mask: [B, h, w, 1], 1 = kept, with a static h.
+        image_size: Side of the images, a multiple of h.
+
+    Returns:
+        float32 [B, image_size, image_size, 1].
+    """
+    grid = keep_mask.shape[1]
+    if image_size % grid:
+        raise ValueError(f"image_size {image_size} is not a multiple of the mask's grid {grid}")
+    return upsample_nearest(tf.cast(keep_mask, tf.float32), image_size // grid)
+
+
+@keras.saving.register_keras_serializable(package="spot_tf")
 class FeatureDamage(keras.layers.Layer):
     """Drops feature entries and fills them with the 3x3 average of the undamaged features.
 

@@ -10,6 +10,7 @@ RGB_MEAN = (123.68, 116.78, 103.94)
 CONV_LAYERS = ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class LocalResponseNormalization(keras.layers.Layer):
     """AlexNet's LRN over channels (Keras 3 has none): wraps `tf.nn.local_response_normalization`.
 
@@ -60,6 +61,7 @@ def head_grid(image_size, padding="same", pool5=False):
     return _pooled_size(grid, 3, 2, padding) if pool5 else grid
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class Discriminator(keras.Model):
     """AlexNet-style classifier of real vs repaired images that also predicts the dropped entries.
 
@@ -111,6 +113,14 @@ class Discriminator(keras.Model):
         self.fc_2 = ConvUnit(2, 1, padding="valid", name="fc_2",
                              bias_initializer=keras.initializers.Constant(0.1))
 
+    def build(self, input_shape=None):
+        """Creates every variable, the heads' included (fc_1's kernel spans the training-size map)."""
+        if self.built:
+            return
+        # Marked built first so that the trace below only builds the sub-layers.
+        self.built = True
+        self(ops.zeros((1, self.image_size, self.image_size, 3)), training=False)
+
     def scale_images(self, images):
         """[-1, 1] images -> 0..255 pixels minus the RGB mean, as the original feeds AlexNet."""
         mean = ops.convert_to_tensor(RGB_MEAN, dtype=images.dtype)
@@ -134,6 +144,8 @@ class Discriminator(keras.Model):
         norm and run on each apart, so backprop skips a part no gradient is asked of (the real half
         for the repair network); they are joined before conv_5, whose batch norm sees them all.
         """
+        # Built whole first: a model saved after features() alone must hold every weight.
+        self.build()
         parts = tuple(images) if isinstance(images, (tuple, list)) else (images,)
         per_part = [self._conv_1_to_4(part, training) for part in parts]
         out = {name: per_part[0][name] if len(parts) == 1 else ops.concatenate([p[name] for p in per_part], axis=0)

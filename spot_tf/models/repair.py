@@ -7,6 +7,7 @@ from spot_tf.models.resize import upsample_nearest
 from spot_tf.models.tracking import track_by_name
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class RepairBlock(keras.layers.Layer):
     """Inpaints the dropped entries: `x + (1 - m) * conv2(conv1(concat[x, m]))`.
 
@@ -59,6 +60,7 @@ class RepairBlock(keras.layers.Layer):
                 "sync_batch_norm": self.sync_batch_norm}
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class RepairNetwork(keras.Model):
     """The generator: repair blocks interleaved with the steps of a (frozen) decoder.
 

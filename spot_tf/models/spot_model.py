@@ -34,6 +34,7 @@ def needs_pool5(image_size, ae_depth, padding="same"):
         f"that is a multiple of 16, and ae_depth 4 or 5)")
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class SpotModel(keras.Model):
     """The spot architecture of Jenni & Favaro (CVPR 2018), number for number the original graph.
 

@@ -16,6 +16,7 @@ from spot_tf.transfer.pooling import PROBE_FEATURES, AdaptiveAveragePooling2D, p
 from spot_tf.transfer.report import results_text, write_report
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class LinearProbe(keras.Model):
     """One pooled linear softmax classifier per layer: `probe(features)` -> {layer: logits}.
 
@@ -27,6 +28,9 @@ class LinearProbe(keras.Model):
 
     def __init__(self, feature_shapes, num_classes, target_features=PROBE_FEATURES, **kwargs):
         super().__init__(**kwargs)
+        self.feature_shapes = {name: tuple(shape) for name, shape in feature_shapes.items()}
+        self.num_classes = num_classes
+        self.target_features = target_features
         self.layer_names = tuple(feature_shapes)
         self.grids = {name: probe_grid(*shape, target_features) for name, shape in feature_shapes.items()}
         self.heads = [keras.Sequential([AdaptiveAveragePooling2D(self.grids[name]), keras.layers.Flatten(),
@@ -37,6 +41,10 @@ class LinearProbe(keras.Model):
 
     def call(self, features):
         return {name: head(features[name]) for name, head in zip(self.layer_names, self.heads)}
+
+    def get_config(self):
+        return {**super().get_config(), "feature_shapes": self.feature_shapes, "num_classes": self.num_classes,
+                "target_features": self.target_features}
 
 
 def run_linear_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, epochs=90, steps_per_epoch=None,

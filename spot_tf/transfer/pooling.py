@@ -28,6 +28,7 @@ def _bin_weights(size, bins, dtype):
     return inside / ops.sum(inside, axis=1, keepdims=True)
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class AdaptiveAveragePooling2D(keras.layers.Layer):
     """Average-pools an NHWC map of any spatial size to a fixed (rows, cols) grid.
 
