@@ -9,7 +9,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["spot_tf", "spot_tf.*"]),
-    include_package_data=True,
+    # The flagfiles, so that `spot-tf --flagfile=demo.flags` works from any installation.
+    package_data={"spot_tf": ["configs/*.flags"]},
+    entry_points={"console_scripts": ["spot-tf = spot_tf.cli:run"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.9",
@@ -22,6 +24,8 @@ setup(
         # Demo data: CC0 sample photos shipped inside scikit-image; PNG plots.
         "scikit-image",
         "matplotlib",
+        # Demo data (crops of the sample photos) and the TFRecord writer's JPEG encoding.
+        "pillow",
     ],
     extras_require={"test": ["pytest>=7"]},
 )

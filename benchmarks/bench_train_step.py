@@ -3,7 +3,7 @@
     python benchmarks/bench_train_step.py --phase=spot --batch_size=128 --steps=5
     python benchmarks/bench_train_step.py --phase=autoencoder --mixed_precision=bf16 --xla
 
-The trainer is built exactly as `spot_tf.training.runner` builds it for training (same models,
+The trainer is built exactly as `spot_tf.training.builders` builds it for training (same models,
 optimizers, learning-rate policy, `compile(jit_compile=--xla)`, global dtype policy), and the
 timed function is Keras' own `make_train_function()` (what `fit` runs) fed from an iterator over
 one fixed in-memory batch, so input decoding is not measured. Each timed call is one full update:
@@ -41,12 +41,10 @@ flags.DEFINE_bool("count_flops", True, "Count the step's FLOPs from the traced g
 flags.DEFINE_bool("matmul_peak", True, "Measure the fp32 / bf16 matmul peak of this machine.")
 
 
-def build_trainer(cfg):
-    from spot_tf.training import runner
-    runner.set_precision(cfg.mixed_precision)
-    if cfg.phase == "spot":
-        return runner.build_spot_trainer(cfg)
-    return runner.build_autoencoder_trainer(cfg)
+def build_trainer(settings, phase):
+    """The trainer as the phase runner builds it (call under the run's precision)."""
+    from spot_tf.training.builders import build_autoencoder_trainer, build_spot_trainer
+    return build_spot_trainer(settings) if phase == "spot" else build_autoencoder_trainer(settings)
 
 
 def _op_flops(op):
@@ -112,19 +110,22 @@ def matmul_peak(dtype, n=4096, reps=6):
 def main(argv):
     del argv
     import tensorflow as tf
-    from spot_tf.config import RunConfig
+    from spot_tf.run.precision import precision
+    from spot_tf.settings import RunSettings
 
-    cfg = RunConfig(model_dir=tempfile.mkdtemp(prefix="bench_train_step_"), image_size=FLAGS.image_size,
-                    ae_depth=FLAGS.ae_depth, batch_size=FLAGS.batch_size, mixed_precision=FLAGS.mixed_precision,
-                    xla=FLAGS.xla, generator_loss=FLAGS.generator_loss,
-                    ae_steps=1000, spot_steps=1000).validate()
-    cfg.phase = FLAGS.phase
-    trainer = build_trainer(cfg)
+    settings = RunSettings.from_flat(tempfile.mkdtemp(prefix="bench_train_step_"), dict(
+        image_size=FLAGS.image_size, ae_depth=FLAGS.ae_depth, batch_size=FLAGS.batch_size,
+        mixed_precision=FLAGS.mixed_precision, xla=FLAGS.xla, generator_loss=FLAGS.generator_loss, ae_steps=1000,
+        spot_steps=1000)).validate()
     images = tf.constant(np.random.RandomState(0).uniform(
         -1, 1, (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)).astype(np.float32))
     iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
-    trainer.make_train_function()
-    train_function = trainer.train_function
+    # Built and traced under the run's precision, as the phase runner does.
+    with precision(settings.training.mixed_precision):
+        trainer = build_trainer(settings, FLAGS.phase)
+        trainer.make_train_function()
+        train_function = trainer.train_function
+        train_function(iterator)
 
     def run_step():
         logs = train_function(iterator)

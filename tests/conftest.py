@@ -32,21 +32,21 @@ def demo_cache(tmp_path_factory):
     return str(cache)
 
 
-def tiny_config(model_dir, demo_cache, **overrides):
-    """A RunConfig small enough for tests: 32 px, batch 4, a few steps."""
-    from spot_tf.config import RunConfig
-    settings = dict(model_dir=str(model_dir), dataset="demo", data_cache_dir=demo_cache, image_size=32, batch_size=4,
-                    ae_steps=2, spot_steps=4, eval_steps=4, checkpoint_every=2, summary_every=2)
-    settings.update(overrides)
-    return RunConfig(**settings).validate()
+def tiny_settings(model_dir, demo_cache, **overrides):
+    """RunSettings small enough for tests: 32 px, batch 4, a few steps (overrides by setting name)."""
+    from spot_tf.settings import RunSettings
+    values = dict(dataset="demo", data_cache_dir=demo_cache, image_size=32, batch_size=4, ae_steps=2, spot_steps=4,
+                  eval_steps=4, checkpoint_every=2, summary_every=2)
+    values.update(overrides)
+    return RunSettings.from_flat(str(model_dir), values).validate()
 
 
 @pytest.fixture(scope="session")
 def tiny_autoencoder(tmp_path_factory, demo_cache):
     """A model_dir holding a 2-step autoencoder phase (32 px), for the spot phase to start from."""
-    from spot_tf.training import runner
+    from spot_tf.phases import pretrain
     model_dir = tmp_path_factory.mktemp("tiny_run")
-    runner.train_autoencoder(tiny_config(model_dir, demo_cache))
+    pretrain.autoencoder(tiny_settings(model_dir, demo_cache))
     return str(model_dir / "autoencoder")
 
 

@@ -1,6 +1,7 @@
 """End-to-end runs of train_scripts/train_spot.py on the embedded demo data."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -42,14 +43,37 @@ def test_export_loads_with_plain_tensorflow(demo_run):
     assert out["conv_5"].shape == (2, 3, 3, 256)
 
 
-def test_finetune_and_linear_eval_from_the_export(demo_run, demo_cache):
-    result = run("--phase=finetune", f"--model_dir={demo_run}", "--finetune_layers=1", *TINY,
-                 f"--data_cache_dir={demo_cache}")
+def test_later_phases_need_only_the_model_dir(demo_run):
+    saved = (demo_run / "config.json").read_text()
+    assert json.loads(saved)["model"]["image_size"] == 32
+    export = demo_run / "export" / "saved_model.pb"
+    before = export.stat().st_mtime_ns
+    result = run("--phase=export", f"--model_dir={demo_run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert export.stat().st_mtime_ns != before
+    result = run("--phase=finetune", f"--model_dir={demo_run}", "--finetune_layers=1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(json.loads((demo_run / "finetune_conv1" / "results.json").read_text())) == ["conv_5"]
-    result = run("--phase=linear_eval", f"--model_dir={demo_run}", f"--eval_source={demo_run / 'export'}", *TINY,
-                 f"--data_cache_dir={demo_cache}")
+    result = run("--phase=linear_eval", f"--model_dir={demo_run}", f"--eval_source={demo_run / 'export'}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "eval_source=" in result.stderr  # the override is logged
+    assert (demo_run / "config.json").read_text() == saved
+
+
+@pytest.mark.parametrize("script", ["train_spot.py", "spot-tf"])
+def test_a_flag_that_changes_the_checkpoints_is_refused_naming_both_values(demo_run, script):
+    before = sorted(p.name for p in demo_run.rglob("*"))
+    flags = ("--phase=spot", f"--model_dir={demo_run}", "--image_size=64")
+    if script == "spot-tf":
+        result = subprocess.run([shutil.which("spot-tf"), *flags], capture_output=True, text=True, cwd=ROOT,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    else:
+        result = run(*flags)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --image_size=64: the run in {demo_run} was made with image_size=32 ({demo_run}/config.json), "
+        f"and image_size fixes what its checkpoints hold: use another model_dir for another image_size")
+    assert sorted(p.name for p in demo_run.rglob("*")) == before
 
 
 @pytest.mark.parametrize("flag,named", [("--image_size=100", "--image_size=100"),
@@ -61,8 +85,10 @@ def test_bad_input_is_refused_by_name_and_touches_nothing(tmp_path, demo_cache, 
     (tmp_path / "autoencoder").mkdir()
     (tmp_path / "autoencoder" / "keep.txt").write_text("earlier phase")
     result = run(f"--model_dir={tmp_path}", f"--data_cache_dir={demo_cache}", *TINY, flag)
-    assert result.returncode != 0
-    assert named in result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and named in last
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["autoencoder", "keep.txt"]
 
 
@@ -94,3 +120,27 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     assert tf.train.latest_checkpoint(str(tmp_path / "autoencoder")).endswith("ckpt-1")
     assert np.isfinite(tf.train.load_checkpoint(str(tmp_path / "autoencoder" / "ckpt-1"))
                        .get_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_an_export_never_replaces_a_folder_it_did_not_write(demo_run, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = run("--phase=export", f"--model_dir={demo_run}", f"--export_dir={mine}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: --export_dir={mine}: exists and is not an "
+                                                             f"export of spot_tf")
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("phase,flag,expected,found", [
+    ("linear_eval", "--eval_source={run}/autoencoder", "spot", "autoencoder"),
+    ("spot", "--ae_checkpoint={run}/spot/ckpt-4", "autoencoder", "spot")])
+def test_a_checkpoint_of_the_wrong_kind_is_refused_in_one_line(demo_run, demo_cache, tmp_path, phase, flag, expected,
+                                                              found):
+    flag = flag.format(run=demo_run)
+    result = run(f"--phase={phase}", f"--model_dir={tmp_path}", f"--data_cache_dir={demo_cache}", "--dataset=demo",
+                 "--image_size=32", flag, *(["--spot_steps=2"] if phase == "spot" else []))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {flag}: expected a {expected}-phase checkpoint, found a {found}-phase"), last

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from spot_tf.training.ema import WeightAverage
+from spot_tf.optim.ema import WeightAverage
 
 
 def test_decay_follows_tf1_num_updates_rule():

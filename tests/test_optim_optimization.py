@@ -2,7 +2,7 @@ import pytest
 import tensorflow as tf
 import keras
 
-from spot_tf.training.optimization import (current_learning_rate, is_bias, linear_policy, make_adam,
+from spot_tf.optim.optimization import (current_learning_rate, is_bias, linear_policy, make_adam,
                                            multiply_bias_gradients, scaled_loss)
 
 

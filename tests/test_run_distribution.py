@@ -3,7 +3,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from spot_tf.training.distribution import is_chief, make_strategy, num_replicas, replica_id, scalar_value
+from spot_tf.run.distribution import is_chief, make_strategy, num_replicas, replica_id, scalar_value
 
 
 def test_default_strategy_is_one_chief_replica():
@@ -14,7 +14,7 @@ def test_default_strategy_is_one_chief_replica():
 
 
 def test_bad_strategy_and_missing_tf_config(monkeypatch):
-    with pytest.raises(ValueError, match="--strategy"):
+    with pytest.raises(ValueError, match="strategy='tpu'"):
         make_strategy("tpu")
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):

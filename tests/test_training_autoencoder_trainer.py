@@ -1,9 +1,11 @@
+import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from spot_tf.models import Autoencoder
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
-from spot_tf.training.optimization import make_adam
+from spot_tf.optim.optimization import make_adam
 
 
 def test_training_reduces_the_reconstruction_loss_and_keeps_an_average():
@@ -28,3 +30,16 @@ def test_training_reduces_the_reconstruction_loss_and_keeps_an_average():
     fresh.build_for(16)
     mse_before = float(tf.reduce_mean(tf.square(fresh.model(images, training=False) - images)))
     assert mse_after < mse_before
+
+
+def test_keras_callbacks_adjust_the_optimizer_that_trains():
+    trainer = AutoencoderTrainer(Autoencoder(1))
+    trainer.build_for(8)
+    adam = make_adam(1e-3)
+    trainer.compile(adam, jit_compile=False)
+    assert trainer.optimizer is adam and trainer.checkpoint().optimizer is adam
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 2e-4)
+    history = trainer.fit(tf.data.Dataset.from_tensors(tf.zeros((2, 8, 8, 3))).repeat(), epochs=1, steps_per_epoch=2,
+                          verbose=0, shuffle=False, callbacks=[scheduler])
+    assert int(trainer.step) == 2 and int(adam.iterations) == 2
+    assert history.history["lr"][-1] == pytest.approx(2e-4)

@@ -8,7 +8,8 @@ from conftest import summary_tags
 from spot_tf.models import Autoencoder
 from spot_tf.training import callbacks as cb
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
-from spot_tf.training.optimization import make_adam
+from spot_tf.optim.optimization import make_adam
+from spot_tf.training.image_summaries import autoencoder_images, weight_histograms
 
 
 def _trainer(lr=1e-3):
@@ -59,8 +60,8 @@ def test_summaries_write_scalars_images_and_histograms(tmp_path):
     trainer = _trainer()
     writer = tf.summary.create_file_writer(str(tmp_path))
     sample = tf.zeros((2, 8, 8, 3))
-    summaries = cb.TensorBoardSummaries(writer, 2, sample, cb.autoencoder_images(trainer.model),
-                                        cb.weight_histograms(trainer.model))
+    summaries = cb.TensorBoardSummaries(writer, 2, sample, autoencoder_images(trainer.model),
+                                        weight_histograms(trainer.model))
     _fit(trainer, 4, [summaries])
     tags = summary_tags(tmp_path)
     assert tags["train/loss"] == [2, 4] and tags["train/lr"] == [2, 4]

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from spot_tf.errors import SettingError
 from spot_tf.training import losses
 
 
@@ -43,8 +44,9 @@ def test_code_variant_adds_the_discriminator_terms():
     terms, _, r_paper = losses.spot_losses(images, out, 0.0, 0.0, 3, "paper")
     _, _, r_code = losses.spot_losses(images, out, 0.0, 0.0, 3, "code")
     assert float(r_code - r_paper) == pytest.approx(float(terms["real_fake_ce"] + terms["mask_ce_x0.1"]), rel=1e-6)
-    with pytest.raises(ValueError, match="generator_loss"):
+    with pytest.raises(SettingError, match="must be one of code, paper") as raised:
         losses.spot_losses(images, out, 0.0, 0.0, 3, "gan")
+    assert (raised.value.setting, raised.value.value) == ("generator_loss", "gan")
 
 
 def test_dropped_pixels_do_not_count_in_the_repair_mse():

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -20,3 +21,13 @@ def test_reports_its_logged_means_and_calls_the_model():
     images = tf.random.stateless_uniform((2, 8, 8, 3), (1, 2), -1, 1)
     np.testing.assert_array_equal(trainer({"images": images}), model(images))
     assert trainer.get_config()["ema_decay"] == 0.5
+
+
+def test_compile_sets_the_given_optimizer_unwrapped_or_none():
+    # The phase scales its float16 loss itself: Keras must not wrap the optimizer in another LossScaleOptimizer.
+    trainer = PhaseTrainer(Autoencoder(1), ("loss",), dtype="mixed_float16")
+    adam = keras.optimizers.Adam()
+    trainer.compile(adam)
+    assert trainer.optimizer is adam
+    trainer.compile(None)
+    assert trainer.optimizer is None

@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from spot_tf.errors import SettingError
 from spot_tf.models import SpotModel
-from spot_tf.training.optimization import make_adam
+from spot_tf.optim.optimization import make_adam
+from spot_tf.run.precision import precision
 from spot_tf.training.spot_trainer import SpotTrainer
 
 SIZE, BATCH = 32, 8
@@ -180,5 +182,41 @@ def test_replicas_draw_different_masks(two_replicas):
 
 
 def test_unknown_generator_loss():
-    with pytest.raises(ValueError, match="generator_loss"):
+    with pytest.raises(SettingError, match="must be one of code, paper") as raised:
         SpotTrainer(SpotModel(image_size=32), generator_loss="gan")
+    assert raised.value.setting == "generator_loss"
+
+
+def test_no_placeholder_optimizer_for_keras_callbacks_to_adjust():
+    trainer = _trainer()
+    # Two networks, two optimizers: Keras' `optimizer` is None, not a default RMSprop nothing uses.
+    assert trainer.optimizer is None
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1)
+    scheduler.set_model(trainer)
+    with pytest.raises(ValueError, match="learning_rate"):  # a stock callback fails instead of acting on nothing
+        scheduler.on_epoch_begin(0)
+    assert float(trainer.repair_optimizer.learning_rate) == pytest.approx(3e-4)
+    checkpoint = trainer.checkpoint()
+    assert checkpoint.repair_optimizer is trainer.repair_optimizer
+    assert checkpoint.discriminator_optimizer is trainer.discriminator_optimizer
+
+
+def test_bf16_step_runs_through_keras_fit_in_graph_mode():
+    """One mixed_bfloat16 step through fit's compiled train_function (the path that aborted on AMX CPUs).
+
+    The graph holds no matmul with a left operand of rank > 2 (the oneDNN heap-corruption pattern of
+    TF 2.21): fc_1 is a [B, h*w*c] x [h*w*c, 4096] matmul; this only checks that the whole step runs.
+    """
+    size, batch = 32, 4
+    images = np.random.RandomState(5).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    with precision("bf16"):
+        trainer = _trainer()
+        assert trainer.model.discriminator.fc_1.compute_dtype == "bfloat16"
+        assert not trainer.run_eagerly
+        history = trainer.fit(tf.data.Dataset.from_tensors(images).repeat(), epochs=1, steps_per_epoch=1,
+                              verbose=0, shuffle=False)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    assert int(trainer.step) == 1 and int(trainer.discriminator_optimizer.iterations) == 1
+    for key in ("discriminator_loss", "repair_loss", "real_fake_ce", "mask_ce_x0.1", "swapped_ce", "masked_mse_x30"):
+        assert np.isfinite(logs[key]), key
+    assert all(v.dtype == "float32" and np.all(np.isfinite(v.numpy())) for v in trainer.model.trainable_variables)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from spot_tf.errors import SettingError
 from spot_tf.models import CONV_LAYERS, Discriminator
 from spot_tf.transfer import export
 from spot_tf.transfer.export import export_saved_model, min_input_size
@@ -84,6 +85,24 @@ def test_loads_and_runs_with_plain_tensorflow_without_spot_tf(exported, tmp_path
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
 
 
+def test_runs_as_a_frozen_tfsm_layer_inside_a_keras_model(exported):
+    disc, path = exported
+    images = keras.Input(shape=(32, 32, 3))
+    features = keras.layers.TFSMLayer(path, call_endpoint="serving_default", trainable=False)(images)
+    pooled = keras.layers.GlobalAveragePooling2D()(features["conv_5"])
+    classifier = keras.Model(images, keras.layers.Dense(10)(pooled))
+    x = tf.random.stateless_uniform((4, 32, 32, 3), (5, 6), -1, 1)
+    assert classifier(x).shape == (4, 10)
+    assert_close(keras.Model(images, pooled)(x), tf.reduce_mean(disc.features(x, training=False)["conv_5"], [1, 2]))
+    # Only the new head trains; the exported network stays as it was.
+    assert [tuple(w.shape) for w in classifier.trainable_weights] == [(256, 10), (10,)]
+    frozen = [w.numpy().copy() for w in classifier.non_trainable_weights]
+    classifier.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier.fit(x, np.array([0, 1, 2, 3]), epochs=1, verbose=0)
+    for weight, value in zip(classifier.non_trainable_weights, frozen):
+        np.testing.assert_array_equal(weight.numpy(), value)
+
+
 def test_minimum_input_size():
     assert min_input_size("same") == 1
     assert min_input_size("valid") == 35
@@ -117,3 +136,21 @@ def test_reexport_replaces_and_size_must_match_the_heads(exported):
     assert "spot_logits" in tf.saved_model.load(path).signatures
     with pytest.raises(ValueError, match="image_size 64"):
         export_saved_model(disc, path, image_size=64)
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_anything_but_an_earlier_export_is_never_replaced(exported, tmp_path, kind):
+    disc, path = exported
+    assert os.path.isfile(os.path.join(path, export.MARKER))
+    target = tmp_path / "results"
+    if kind == "folder":
+        target.mkdir()
+        (target / "thesis.tex").write_text("years of work")
+    else:
+        target.write_text("years of work")
+    with pytest.raises(SettingError, match=f"export_dir='{target}': exists and is not"):
+        export_saved_model(disc, target)
+    assert (target / "thesis.tex" if kind == "folder" else target).read_text() == "years of work"
+    assert sorted(os.listdir(tmp_path)) == ["results"]
+    (tmp_path / "empty").mkdir()
+    assert export_saved_model(disc, tmp_path / "empty") == str(tmp_path / "empty")

@@ -3,7 +3,8 @@ import pytest
 import tensorflow as tf
 
 from spot_tf.models import CONV_LAYERS, SpotModel
-from spot_tf.training.checkpoint import spot_ema
+from spot_tf.run.checkpoints import spot_ema
+from spot_tf.settings import ModelSettings
 from spot_tf.transfer.export import export_saved_model
 from spot_tf.transfer.feature_source import is_saved_model, load_feature_extractor
 
@@ -35,14 +36,14 @@ def trained(tmp_path_factory):
 def test_from_a_checkpoint_of_this_port(trained):
     model, ema, model_dir = trained
     for source in (model_dir, model_dir / "spot", model_dir / "spot" / "ckpt-1"):
-        extractor = load_feature_extractor(source, image_size=32, ae_depth=4)
+        extractor = load_feature_extractor(source, ModelSettings(image_size=32))
         assert_same_features(extractor, model.discriminator)
         assert extractor.discriminator is not None and extractor.variables
 
 
 def test_ema_weights_from_a_checkpoint(trained):
     model, ema, model_dir = trained
-    extractor = load_feature_extractor(model_dir, image_size=32, ae_depth=4, use_ema=True)
+    extractor = load_feature_extractor(model_dir, ModelSettings(image_size=32), use_ema=True)
     averaged = SpotModel(image_size=32)
     averaged.build()
     averaged.set_weights(model.get_weights())
@@ -60,7 +61,7 @@ def test_from_a_tf1_checkpoint(trained, tmp_path):
     # A name-based (TF1) checkpoint: every tensor stored under the original's variable name.
     tf.raw_ops.SaveV2(prefix=prefix, tensor_names=list(names), shape_and_slices=[""] * len(names),
                       tensors=[v.value for v in names.values()])
-    extractor = load_feature_extractor(prefix, image_size=32, ae_depth=4)
+    extractor = load_feature_extractor(prefix, ModelSettings(image_size=32))
     assert_same_features(extractor, model.discriminator)
 
 
@@ -77,6 +78,6 @@ def test_from_an_exported_saved_model(trained, tmp_path):
 def test_missing_sources_are_named(tmp_path):
     missing = tmp_path / "no_such_run"
     with pytest.raises(FileNotFoundError, match="no_such_run"):
-        load_feature_extractor(missing, image_size=32, ae_depth=4)
+        load_feature_extractor(missing, ModelSettings(image_size=32))
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
-        load_feature_extractor(tmp_path, image_size=32, ae_depth=4)
+        load_feature_extractor(tmp_path, ModelSettings(image_size=32))

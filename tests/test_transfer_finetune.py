@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import run_layer_test
 
 from spot_tf.models import CONV_LAYERS, Discriminator
-from spot_tf.training.losses import l2_term
+from spot_tf.optim.regularization import l2_term
 from spot_tf.transfer.finetune import Conv5Classifier, head_map, run_finetune, trained_layers
 from spot_tf.transfer.toy_data import colour_dataset
 
@@ -77,3 +78,8 @@ def test_classifier_spans_the_head_map_as_the_original():
     # slim's L2 5e-5 (5e-5 * sum(w**2) / 2) on the kernel, none on the bias.
     np.testing.assert_allclose(float(l2_term(classifier)), 2.5e-5 * np.sum(kernel.astype(np.float64) ** 2),
                                rtol=1e-4)
+
+
+def test_classifier_serialization_and_keras_file(tmp_path):
+    head = tf.random.stateless_normal((2, 2, 2, 6), seed=(5, 6))
+    run_layer_test(Conv5Classifier(3, (2, 2), seed=1), head, tmp_path)

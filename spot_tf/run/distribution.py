@@ -1,14 +1,15 @@
-"""tf.distribute helpers: the strategy from a flag, replica ids and cross-replica sums."""
+"""tf.distribute helpers: the strategy of a run, replica ids and cross-replica sums."""
 import json
 import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from spot_tf.errors import SettingError
+from spot_tf.settings import STRATEGIES
 
 
 def make_strategy(name, devices=None):
-    """Returns the tf.distribute strategy named by `--strategy`.
+    """Returns the tf.distribute strategy named by the `strategy` setting.
 
     Args:
         name: "default" (one device), "mirrored" (all local GPUs, or `devices`), or "multi_worker"
@@ -21,11 +22,11 @@ def make_strategy(name, devices=None):
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
-                             "(cluster and task of this worker)")
+            raise SettingError("strategy", name, "needs the TF_CONFIG environment variable (cluster and task "
+                               "of this worker)")
         json.loads(os.environ["TF_CONFIG"])
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    raise SettingError("strategy", name, f"must be one of {', '.join(STRATEGIES)}")
 
 
 def is_chief(strategy):

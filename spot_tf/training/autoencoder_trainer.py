@@ -1,10 +1,11 @@
 """Phase 1: the autoencoder trained alone (30 x MSE + L2) in a custom train_step."""
 import tensorflow as tf
 
+from spot_tf.optim.ema import WeightAverage
+from spot_tf.optim.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
+from spot_tf.optim.regularization import l2_term
+from spot_tf.run.distribution import num_replicas
 from spot_tf.training import losses
-from spot_tf.training.ema import WeightAverage
-from spot_tf.training.distribution import num_replicas
-from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
 from spot_tf.training.phase_trainer import PhaseTrainer, unpack_batch
 
 LOGGED = ("loss", "reconstruction_mse_x30", "l2", "lr")
@@ -21,7 +22,6 @@ class AutoencoderTrainer(PhaseTrainer):
     def __init__(self, model, ema_decay=0.9999, **kwargs):
         super().__init__(model, LOGGED, ema_decay, **kwargs)
         self.ema = None
-        self.optimizer_ = None
 
     def build_for(self, image_size):
         """Creates the model's variables and the weight average (before optimizers or restores)."""
@@ -31,32 +31,32 @@ class AutoencoderTrainer(PhaseTrainer):
         self.built = True
 
     def compile(self, optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer_ = optimizer
+        """Trains with `optimizer` (built here, as Keras 3 under a strategy needs); it is `self.optimizer`."""
+        super().compile(optimizer, **kwargs)
         optimizer.build(self.model.trainable_variables)
 
     @property
     def step(self):
-        return self.optimizer_.iterations
+        return self.optimizer.iterations
 
     def train_step(self, data):
         images = tf.cast(unpack_batch(data)[0], tf.float32)
         replicas = num_replicas()
         variables = self.model.trainable_variables
         step = self.step
-        lr = current_learning_rate(self.optimizer_)
+        lr = current_learning_rate(self.optimizer)
         with tf.GradientTape() as tape:
             reconstruction = self.model(images, training=True)
             terms = losses.autoencoder_loss(images, reconstruction, tf.shape(images)[0] * replicas)
-            l2 = losses.l2_term(self.model)
+            l2 = l2_term(self.model)
             total = terms["reconstruction_mse_x30"] + l2
-            scaled = scaled_loss(self.optimizer_, total)
+            scaled = scaled_loss(self.optimizer, total)
         grads = tape.gradient(scaled, variables)
-        self.optimizer_.apply(multiply_bias_gradients(grads, variables), variables)
+        self.optimizer.apply(multiply_bias_gradients(grads, variables), variables)
         self.ema.update(step)
         self.step_metrics.update({**terms, "loss": total, "l2": l2}, {"lr": lr})
         return self.step_metrics.step_logs()
 
     def checkpoint(self):
-        """The tf.train.Checkpoint of this phase (layout in spot_tf.training.checkpoint)."""
-        return tf.train.Checkpoint(model=self.model, ema=self.ema, optimizer=self.optimizer_)
+        """The tf.train.Checkpoint of this phase (layout in spot_tf.run.checkpoints)."""
+        return tf.train.Checkpoint(model=self.model, ema=self.ema, optimizer=self.optimizer)

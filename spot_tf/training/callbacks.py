@@ -6,9 +6,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from spot_tf import visualize
-from spot_tf.models.resize import upsample_nearest
-from spot_tf.training.distribution import scalar_value
+from spot_tf.run import interruption
+from spot_tf.run.distribution import scalar_value
 
 
 class TrainingDivergedError(RuntimeError):
@@ -45,7 +44,8 @@ def all_finite(variables):
 class StepCheckpoint(keras.callbacks.Callback):
     """Saves `manager`'s checkpoint as ckpt-<global step> every `every` steps and at the end.
 
-    Nothing is saved once `guard` has seen a non-finite loss, nor weights that are not all finite
+    A SIGTERM or SIGINT received during training (spot_tf.run.interruption) ends training after the
+    current step, which is then saved. Nothing is saved once `guard` has seen a non-finite loss, nor weights that are not all finite
     (that stops training too), so every checkpoint written is a good one.
 
     Args:
@@ -78,6 +78,8 @@ class StepCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if scalar_value(self.model.step) % self.every == 0:
             self._save()
+        if interruption.requested():
+            self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         self._save()
@@ -128,34 +130,3 @@ class TensorBoardSummaries(keras.callbacks.Callback):
         self.writer.flush()
         self.reset_pending = True
         logging.info("step %d: %s", step, ", ".join(f"{k}={log_value(v):.4g}" for k, v in (logs or {}).items()))
-
-
-def spot_images(model):
-    """Image summaries of the spot phase: inputs, reconstructions, repaired, masks, conv_1 filters."""
-
-    def images(sample):
-        out = model(sample, training=False)
-        mask = upsample_nearest(out["mask"], sample.shape[1] // out["mask"].shape[1])
-        return {"images/inputs": visualize.montage(visualize.to_unit_range(sample)),
-                "images/reconstructions": visualize.montage(visualize.to_unit_range(out["reconstruction"])),
-                "images/repaired": visualize.montage(visualize.to_unit_range(out["repaired"])),
-                "images/dropped_marked": visualize.montage(visualize.mark_dropped(sample, out["mask"])),
-                "images/masks": visualize.montage(mask),
-                "weights/conv_1": visualize.filter_grid(model.discriminator.conv_1.conv.kernel)}
-
-    return images
-
-
-def autoencoder_images(model):
-    """Image summaries of the autoencoder phase: inputs and reconstructions."""
-
-    def images(sample):
-        return {"images/inputs": visualize.montage(visualize.to_unit_range(sample)),
-                "images/reconstructions": visualize.montage(visualize.to_unit_range(model(sample, training=False)))}
-
-    return images
-
-
-def weight_histograms(network):
-    """`() -> {variable path: variable}` over the network's trainable variables."""
-    return lambda: {v.path: v for v in network.trainable_variables}

@@ -9,23 +9,23 @@ the original's values. No term needs a collective of its own.
 """
 import tensorflow as tf
 
-from spot_tf.models.resize import upsample_nearest
-from spot_tf.training.distribution import num_replicas
+from spot_tf.errors import SettingError
+from spot_tf.models import mask_labels, mask_to_image
+from spot_tf.run.distribution import num_replicas
+from spot_tf.settings import GENERATOR_LOSSES
 
 RECONSTRUCTION_WEIGHT = 30.0
 MASK_PREDICTION_WEIGHT = 0.1
-GENERATOR_LOSSES = ("code", "paper")
+
+
+def check_generator_loss(generator_loss):
+    """Raises SettingError unless `generator_loss` is one of GENERATOR_LOSSES."""
+    if generator_loss not in GENERATOR_LOSSES:
+        raise SettingError("generator_loss", generator_loss, f"must be one of {', '.join(GENERATOR_LOSSES)}")
 
 
 def _mean(per_example, global_size):
     return tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
-
-
-def l2_term(network):
-    """The network's slim-convention L2 penalty, scaled for the replicas."""
-    if not network.losses:
-        return tf.constant(0.0)
-    return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in network.losses]))
 
 
 def real_labels(batch):
@@ -49,12 +49,10 @@ def discriminator_terms(logits, mask_logits, keep_mask, global_batch):
         global_batch: B summed over replicas.
     """
     batch = tf.shape(keep_mask)[0]
-    keep_mask = tf.cast(keep_mask, tf.float32)
     logits = tf.cast(logits, tf.float32)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=real_labels(batch), logits=logits)
-    mask_labels = tf.concat([tf.ones_like(keep_mask), keep_mask], axis=0)
-    mask_labels = tf.reshape(mask_labels, tf.shape(mask_logits))
-    mask_ce = tf.nn.sigmoid_cross_entropy_with_logits(labels=mask_labels, logits=tf.cast(mask_logits, tf.float32))
+    mask_ce = tf.nn.sigmoid_cross_entropy_with_logits(labels=mask_labels(keep_mask),
+                                                      logits=tf.cast(mask_logits, tf.float32))
     return {"real_fake_ce": _mean(ce, 2 * global_batch),
             "mask_ce_x0.1": MASK_PREDICTION_WEIGHT * _mean(tf.reduce_mean(mask_ce, axis=1), 2 * global_batch)}
 
@@ -68,9 +66,7 @@ def repair_terms(images, repaired, logits, keep_mask, global_batch):
     batch = tf.shape(keep_mask)[0]
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=1 - real_labels(batch),
                                                         logits=tf.cast(logits, tf.float32))
-    keep_mask = tf.cast(keep_mask, tf.float32)
-    factor = images.shape[1] // keep_mask.shape[1]
-    weights = tf.broadcast_to(upsample_nearest(keep_mask, factor), tf.shape(images))
+    weights = tf.broadcast_to(mask_to_image(keep_mask, images.shape[1]), tf.shape(images))
     squared = weights * tf.square(tf.cast(repaired, tf.float32) - images)
     replicas = num_replicas()
     mse = tf.math.divide_no_nan(tf.reduce_sum(squared), tf.reduce_sum(weights)) / replicas
@@ -87,8 +83,7 @@ def spot_losses(images, outputs, repair_l2, discriminator_l2, global_batch, gene
     Returns:
         (terms dict, discriminator total, repair total), all per-replica contributions.
     """
-    if generator_loss not in GENERATOR_LOSSES:
-        raise ValueError(f"--generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
+    check_generator_loss(generator_loss)
     d_terms = discriminator_terms(outputs["logits"], outputs["mask_logits"], outputs["mask"], global_batch)
     r_terms = repair_terms(images, outputs["repaired"], outputs["logits"], outputs["mask"], global_batch)
     d_total = d_terms["real_fake_ce"] + d_terms["mask_ce_x0.1"] + discriminator_l2

@@ -16,7 +16,8 @@ def unpack_batch(data):
 class PhaseTrainer(keras.Model):
     """Base of the phase trainers: fit() reports `logged` (means over each summary window).
 
-    Subclasses define `step` (the global step variable), `train_step` and `checkpoint()`.
+    Subclasses define `step` (the global step variable), `train_step` and `checkpoint()`, and
+    compile with the optimizer that drives the phase (None if several do).
 
     Args:
         model: The network being trained (with frozen parts, if any).
@@ -29,6 +30,15 @@ class PhaseTrainer(keras.Model):
         self.model = model
         self.ema_decay = ema_decay
         self.step_metrics = StepMetrics(logged)
+
+    def compile(self, optimizer, **kwargs):
+        """Compiles with `optimizer` as `self.optimizer`, the one Keras callbacks act on (may be None).
+
+        Without one Keras would put a default RMSprop there, which a stock callback (ReduceLROnPlateau,
+        LearningRateScheduler) would adjust silently while the phase trains with its own. Loss scaling
+        is the phase's own (make_adam's LossScaleOptimizer): Keras must not wrap the optimizer again.
+        """
+        super().compile(optimizer=optimizer, auto_scale_loss=False, **kwargs)
 
     @property
     def metrics(self):

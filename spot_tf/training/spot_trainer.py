@@ -1,10 +1,12 @@
 """The spot phase: repair network and discriminator trained adversarially in one custom train_step."""
 import tensorflow as tf
 
+from spot_tf.models import mask_labels
+from spot_tf.optim.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
+from spot_tf.optim.regularization import l2_term
+from spot_tf.run.checkpoints import spot_ema
+from spot_tf.run.distribution import num_replicas, replica_id
 from spot_tf.training import losses
-from spot_tf.training.checkpoint import spot_ema
-from spot_tf.training.distribution import num_replicas, replica_id
-from spot_tf.training.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
 from spot_tf.training.phase_trainer import PhaseTrainer, unpack_batch
 
 LOGGED = ("discriminator_loss", "repair_loss", "real_fake_ce", "mask_ce_x0.1", "swapped_ce", "masked_mse_x30",
@@ -29,8 +31,7 @@ class SpotTrainer(PhaseTrainer):
     """
 
     def __init__(self, model, generator_loss="code", seed=0, ema_decay=0.9999, **kwargs):
-        if generator_loss not in losses.GENERATOR_LOSSES:
-            raise ValueError(f"--generator_loss must be one of {losses.GENERATOR_LOSSES}, got {generator_loss!r}")
+        losses.check_generator_loss(generator_loss)
         super().__init__(model, LOGGED, ema_decay, **kwargs)
         self.generator_loss = generator_loss
         self.seed = seed
@@ -43,8 +44,11 @@ class SpotTrainer(PhaseTrainer):
         self.built = True
 
     def compile(self, repair_optimizer, discriminator_optimizer, **kwargs):
-        """Sets (and builds, as Keras 3 under a strategy needs) one optimizer per network."""
-        super().compile(**kwargs)
+        """Sets (and builds, as Keras 3 under a strategy needs) one optimizer per network.
+
+        `self.optimizer` stays None: no single optimizer drives this phase for Keras callbacks to adjust.
+        """
+        super().compile(None, **kwargs)
         self.repair_optimizer = repair_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         repair_optimizer.build(self.model.repair.trainable_variables)
@@ -75,7 +79,7 @@ class SpotTrainer(PhaseTrainer):
             out = self.model(images, mask=mask, training=True, seed=damage_seed, dropout_mask=dropout_mask,
                              dropout_seed=dropout_seed)
             terms, d_total, r_total = losses.spot_losses(
-                images, out, losses.l2_term(self.model.repair), losses.l2_term(self.model.discriminator),
+                images, out, l2_term(self.model.repair), l2_term(self.model.discriminator),
                 global_batch, self.generator_loss)
             r_scaled = scaled_loss(self.repair_optimizer, r_total)
             d_scaled = scaled_loss(self.discriminator_optimizer, d_total)
@@ -109,14 +113,13 @@ class SpotTrainer(PhaseTrainer):
         batch = tf.shape(out["mask"])[0]
         predicted_real = tf.argmax(out["logits"], axis=1, output_type=tf.int32)
         correct = tf.cast(tf.equal(predicted_real, losses.real_labels(batch)), tf.float32)
-        mask = tf.cast(out["mask"], tf.float32)
-        mask_labels = tf.reshape(tf.concat([tf.ones_like(mask), mask], 0), tf.shape(out["mask_logits"]))
-        mask_correct = tf.cast(tf.equal(tf.cast(out["mask_logits"] > 0, tf.float32), mask_labels), tf.float32)
+        mask_correct = tf.cast(tf.equal(tf.cast(out["mask_logits"] > 0, tf.float32), mask_labels(out["mask"])),
+                               tf.float32)
         return {"accuracy_real": tf.reduce_mean(correct[:batch]), "accuracy_repaired": tf.reduce_mean(correct[batch:]),
                 "mask_accuracy": tf.reduce_mean(mask_correct)}
 
     def checkpoint(self):
-        """The tf.train.Checkpoint of this phase (layout in spot_tf.training.checkpoint)."""
+        """The tf.train.Checkpoint of this phase (layout in spot_tf.run.checkpoints)."""
         return tf.train.Checkpoint(model=self.model, ema=self.ema, repair_optimizer=self.repair_optimizer,
                                    discriminator_optimizer=self.discriminator_optimizer)
 

@@ -1,7 +1,7 @@
 """Running means of the logged values of a train_step, reset after each summary window."""
 import keras
 import tensorflow as tf
-from spot_tf.training.distribution import num_replicas
+from spot_tf.run.distribution import num_replicas
 
 
 class StepMetrics:

@@ -11,7 +11,11 @@ Endpoints (signatures), all taking a float32 batch `images` in [-1, 1]:
 
 The discriminator runs in inference mode (batch-norm moving statistics, no dropout). Whatever
 weights it holds are exported: pass a model restored with `use_ema=True` to export the averages.
+
+Every export holds a marker file, `spot_tf_export.json`: an export replaces only a folder that holds
+one (an earlier export of this tool) or an empty one, never anything else.
 """
+import json
 import os
 import shutil
 import uuid
@@ -19,10 +23,13 @@ import uuid
 import keras
 import tensorflow as tf
 
+import spot_tf
+from spot_tf.errors import SettingError
 from spot_tf.models import CONV_LAYERS
 from spot_tf.models.discriminator import conv5_grid
 
 FEATURES_ENDPOINT = "serving_default"
+MARKER = "spot_tf_export.json"
 LOGITS_ENDPOINT = "spot_logits"
 HEAD_OUTPUTS = ("logits", "mask_logits")
 
@@ -64,6 +71,17 @@ def build_export_archive(discriminator, image_size=None):
     return archive
 
 
+def check_replaceable(export_dir):
+    """Raises SettingError naming `export_dir` unless it is absent, empty or an export of this tool."""
+    if not os.path.lexists(export_dir):
+        return
+    if not os.path.isdir(export_dir) or os.path.islink(export_dir):
+        raise SettingError("export_dir", export_dir, "exists and is not a folder: refusing to replace it")
+    if os.listdir(export_dir) and not os.path.isfile(os.path.join(export_dir, MARKER)):
+        raise SettingError("export_dir", export_dir, f"exists and is not an export of spot_tf (it has no {MARKER}): "
+                           f"refusing to replace it; choose another export_dir")
+
+
 def export_saved_model(discriminator, export_dir, image_size=None):
     """Writes the discriminator's SavedModel to `export_dir`, atomically.
 
@@ -72,19 +90,24 @@ def export_saved_model(discriminator, export_dir, image_size=None):
 
     Args:
         discriminator: A built (or buildable) `Discriminator`, e.g. `restore_spot_model(...)[0].discriminator`.
-        export_dir: Target directory; replaced if it exists.
+        export_dir: Target directory; replaced if it holds an earlier export (or nothing), refused
+            (SettingError) if it holds anything else.
         image_size: Input size of the `spot_logits` endpoint; must be the discriminator's (the default).
 
     Returns:
         export_dir.
     """
-    archive = build_export_archive(discriminator, image_size)
     export_dir = os.path.abspath(os.fspath(export_dir))
+    check_replaceable(export_dir)
+    archive = build_export_archive(discriminator, image_size)
     os.makedirs(os.path.dirname(export_dir), exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     staging, retired = f"{export_dir}.tmp-{tag}", f"{export_dir}.old-{tag}"
     try:
         archive.write_out(staging, verbose=False)
+        with open(os.path.join(staging, MARKER), "w", encoding="utf-8") as f:
+            json.dump({"spot_tf_version": spot_tf.__version__, "image_size": discriminator.image_size,
+                       "endpoints": [FEATURES_ENDPOINT, LOGITS_ENDPOINT]}, f)
         if os.path.exists(export_dir):
             os.rename(export_dir, retired)
         os.rename(staging, export_dir)

@@ -5,8 +5,10 @@ import os
 import tensorflow as tf
 from absl import logging
 
+from spot_tf.errors import SettingError, SettingPathError
 from spot_tf.models import CONV_LAYERS
-from spot_tf.training.checkpoint import restore_spot_model
+from spot_tf.run.checkpoints import restore_spot_model
+from spot_tf.settings import ModelSettings
 from spot_tf.transfer.export import FEATURES_ENDPOINT
 
 
@@ -48,21 +50,19 @@ def features_of(discriminator, source="<in memory>"):
     return FeatureExtractor(lambda images: discriminator.features(images, training=False), source, discriminator)
 
 
-def load_feature_extractor(source, image_size=96, ae_depth=4, use_ema=False, **model_kwargs):
+def load_feature_extractor(source, model_settings=None, use_ema=False):
     """Loads frozen conv features from a checkpoint or an exported SavedModel.
 
     Args:
         source: A SavedModel directory (detected by saved_model.pb, see `export_saved_model`), or a
             spot-phase checkpoint of this port / of the original TF1 code: model_dir, model_dir/spot
-            or a checkpoint prefix (see `restore_spot_model`).
-        image_size: The spot model's training size (checkpoints only; features accept any size).
-        ae_depth: The encoder depth (checkpoints only).
+            or a checkpoint prefix (see `spot_tf.run.checkpoints.restore`).
+        model_settings: The run's `ModelSettings` (checkpoints only; default: the STL-10 geometry).
         use_ema: Load the moving averages of the weights (checkpoints only; a SavedModel holds the
             weights it was exported with).
-        **model_kwargs: Other SpotModel arguments (disc_padding, ...; checkpoints only).
 
     Returns:
-        A FeatureExtractor. Raises FileNotFoundError naming `source` if there is nothing to load.
+        A FeatureExtractor. Raises SettingError naming `eval_source` if there is nothing to load.
     """
     source = os.fspath(source)
     if is_saved_model(source):
@@ -71,12 +71,12 @@ def load_feature_extractor(source, image_size=96, ae_depth=4, use_ema=False, **m
                             source)
         loaded = tf.saved_model.load(source)
         if FEATURES_ENDPOINT not in loaded.signatures:
-            raise ValueError(f"SavedModel {source} has no {FEATURES_ENDPOINT!r} signature "
-                             f"(it has {sorted(loaded.signatures)})")
+            raise SettingError("eval_source", source, f"the SavedModel has no {FEATURES_ENDPOINT!r} signature "
+                               f"(it has {sorted(loaded.signatures)})")
         signature = loaded.signatures[FEATURES_ENDPOINT]
         return FeatureExtractor(lambda images: signature(images=images), source, resources=loaded)
     if not tf.io.gfile.exists(source) and not tf.io.gfile.exists(source + ".index"):
-        raise FileNotFoundError(f"feature source {source} does not exist (expected a SavedModel directory, "
-                                f"a model_dir or a checkpoint prefix)")
-    model, prefix = restore_spot_model(source, image_size, ae_depth, use_ema=use_ema, **model_kwargs)
+        raise SettingPathError("eval_source", source, "does not exist (expected a SavedModel directory, a "
+                               "model_dir or a checkpoint prefix)")
+    model, prefix = restore_spot_model(source, model_settings or ModelSettings(), use_ema=use_ema)
     return features_of(model.discriminator, prefix)

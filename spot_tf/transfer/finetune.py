@@ -4,7 +4,7 @@ As the original `AlexNet.classify` / `ClassifierTrainer`: the classifier is a co
 spans the whole conv_5 map (VALID, truncated-normal stddev 0.005, zero bias) on conv_5 (after pool_5
 when the discriminator has one, as the original's `encoded`); the top `finetune_layers` conv layers
 train with it. The original's Adam (beta_1 0.5, epsilon 1e-5) with the 'linear' policy, bias
-gradients x2 and slim L2 5e-5 on the trained kernels (as spot_tf.training does them). Frozen layers
+gradients x2 and slim L2 5e-5 on the trained kernels (spot_tf.optim's, as the training phases use them). Frozen layers
 run in inference mode (their batch norms use the moving statistics and are not updated). Accuracies
 are reported in percent.
 """
@@ -16,8 +16,8 @@ import tensorflow as tf
 from keras import ops
 
 from spot_tf.models import CONV_LAYERS, ConvUnit
-from spot_tf.training.losses import l2_term
-from spot_tf.training.optimization import BIAS_GRADIENT_MULTIPLIER, linear_policy, make_adam, multiply_bias_gradients
+from spot_tf.optim.optimization import BIAS_GRADIENT_MULTIPLIER, linear_policy, make_adam, multiply_bias_gradients
+from spot_tf.optim.regularization import l2_term
 from spot_tf.transfer.loop import (check_num_classes, evaluate_top_k, sparse_accuracy, train_loop,
                                    write_scalars)
 from spot_tf.transfer.report import results_text, write_report
@@ -34,6 +34,7 @@ def trained_layers(finetune_layers):
     return CONV_LAYERS[len(CONV_LAYERS) - finetune_layers:]
 
 
+@keras.saving.register_keras_serializable(package="spot_tf")
 class Conv5Classifier(keras.layers.Layer):
     """Linear classifier on the discriminator's conv_5 (or pool_5) map: `classifier(map)` -> logits [B, classes].
 
@@ -47,6 +48,7 @@ class Conv5Classifier(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.grid = tuple(grid)
+        self.seed = seed
         # slim L2 5e-5 on the kernel (ConvUnit's default), as the original's arg scope.
         self.fc1 = ConvUnit(num_classes, self.grid, padding="valid", name="fc1",
                             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.005, seed=seed),
@@ -59,7 +61,7 @@ class Conv5Classifier(keras.layers.Layer):
         return ops.reshape(self.fc1(inputs), (-1, self.num_classes))
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "grid": self.grid}
+        return {**super().get_config(), "num_classes": self.num_classes, "grid": self.grid, "seed": self.seed}
 
 
 @contextlib.contextmanager

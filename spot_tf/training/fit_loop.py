@@ -1,0 +1,102 @@
+"""Trains one phase with `fit()`: resume from the phase folder, train to the step count, checkpoint.
+
+The trainer's global step decides everything: a rerun restores the newest readable `ckpt-N`, and
+trains the remaining steps on data offset by the resumed step, so it draws what an uninterrupted run
+would have.
+"""
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+from absl import logging
+
+from spot_tf import data as spot_data
+from spot_tf.run import interruption
+from spot_tf.run.checkpoint_files import newest_readable, remove_temp_leftovers
+from spot_tf.run.distribution import is_chief, scalar_value
+from spot_tf.run.folder import CHECKPOINT_NAME, logs_dir
+from spot_tf.training import callbacks as cb
+
+
+def train_dataset(settings, strategy, start_step, skip_report):
+    """The distributed unsupervised split, seeded by the seed and the step it starts at; what it skips
+    is counted in `skip_report`."""
+    data = settings.data
+
+    def dataset_fn(input_context):
+        # Offset by the start step so that a resumed run does not replay the first batches.
+        return spot_data.make_dataset(
+            data.dataset, "unsupervised", settings.model.image_size, settings.training.batch_size, training=True,
+            seed=settings.training.seed + start_step, tfds_data_dir=data.tfds_data_dir,
+            cache_dir=data.data_cache_dir, input_context=input_context, strict_decode=data.strict_decode,
+            skip_report=skip_report)
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _checkpoint_manager(checkpoint, directory, chief, keep):
+    # Every worker saves (reading synced variables can be collective); non-chiefs to a scratch dir.
+    if not chief:
+        directory = tempfile.mkdtemp(prefix="spot_tf_worker_ckpt_")
+    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep, checkpoint_name=CHECKPOINT_NAME)
+
+
+def weights_checksum(variables):
+    """Sum of all weights in float64: equal on every worker of a synchronous run."""
+    return float(sum(tf.reduce_sum(tf.cast(v, tf.float64)) for v in variables))
+
+
+def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
+    """Resumes `trainer` from model_dir/<phase> and trains it up to `total_steps`.
+
+    Args:
+        settings: The run's RunSettings.
+        strategy: The tf.distribute strategy the trainer was built under.
+        trainer: A compiled PhaseTrainer (`step`, `checkpoint()`).
+        phase: "autoencoder" or "spot": the folder of its checkpoints and logs.
+        total_steps: The step to train to.
+        summaries: A TensorBoardSummaries' inputs: (sample images, image_fn, histogram_variables).
+
+    Returns:
+        The global step reached. Raises TrainingDivergedError (the last good checkpoint kept).
+    """
+    directory = os.path.join(settings.model_dir, phase)
+    training = settings.training
+    chief = is_chief(strategy)
+    if chief:
+        remove_temp_leftovers(directory)
+    with strategy.scope():
+        manager = _checkpoint_manager(trainer.checkpoint(), directory, chief, training.keep_checkpoints)
+        # Found by scanning, not through the `checkpoint` index file, which may be lost or name a cut save.
+        latest = newest_readable(directory)
+        if latest:
+            trainer.checkpoint().restore(latest).assert_existing_objects_matched()
+            logging.info("resuming from %s", latest)
+    start = scalar_value(trainer.step)
+    if start >= total_steps:
+        logging.info("%s: already at step %d of %d, nothing to do", directory, start, total_steps)
+        return start
+    writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase)) if chief \
+        else tf.summary.create_noop_writer()
+    guard = cb.NanGuard()
+    callbacks = [guard, cb.TensorBoardSummaries(writer, training.summary_every, *summaries),
+                 cb.StepCheckpoint(manager, training.checkpoint_every, guard)]
+    skips = spot_data.SkipReport()
+    # A signal now stops training at a step boundary, with a checkpoint, instead of anywhere.
+    with interruption.deferred(), skips.raise_setting_errors():
+        trainer.fit(train_dataset(settings, strategy, start, skips), epochs=1, steps_per_epoch=total_steps - start,
+                    callbacks=callbacks, verbose=1, shuffle=False)
+    skips.write(writer, scalar_value(trainer.step), directory)
+    if not chief:
+        shutil.rmtree(manager.directory, ignore_errors=True)
+    logging.info("%s: step %d, weights checksum %.10e", directory, scalar_value(trainer.step),
+                 weights_checksum(trainer.trainable_variables))
+    if interruption.requested():
+        raise interruption.Interrupted(
+            f"stopped by {interruption.requested()} at step {scalar_value(trainer.step)}: "
+            f"{manager.latest_checkpoint} saved; rerun the same command to resume")
+    if guard.diverged_at is not None:
+        raise cb.TrainingDivergedError(
+            f"training diverged at step {guard.diverged_at} ({guard.bad_values}); the last good checkpoint "
+            f"{manager.latest_checkpoint} is kept. Lower the learning_rate or check the data.")
+    return scalar_value(trainer.step)

@@ -1,0 +1,39 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from spot_tf.errors import SettingError
+from spot_tf.run.lock import LOCK_FILE, acquire, release, run_lock
+
+
+def test_a_second_run_on_the_folder_is_refused_naming_the_first(tmp_path):
+    with run_lock(str(tmp_path)) as path:
+        owner = json.loads(open(path).read())
+        assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname()
+        with pytest.raises(SettingError, match=f"another run is using this folder \\(pid {os.getpid()}") as err:
+            acquire(str(tmp_path))
+        assert err.value.setting == "model_dir" and "\n" not in str(err.value)
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_the_lock_of_a_process_that_is_gone_is_taken_over(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": int(gone.stdout), "host": socket.gethostname()}))
+    path = acquire(str(tmp_path))
+    assert json.loads(open(path).read())["pid"] == os.getpid()
+    release(path)
+
+
+def test_a_live_or_foreign_or_unreadable_lock_is_kept(tmp_path):
+    lock = tmp_path / LOCK_FILE
+    for content in (json.dumps({"pid": 1, "host": socket.gethostname()}),  # init: alive
+                    json.dumps({"pid": 123456789, "host": "another-host"}), "garbage"):
+        lock.write_text(content)
+        with pytest.raises(SettingError, match="another run is using this folder"):
+            acquire(str(tmp_path))
+        release(str(lock))  # not ours: left alone
+        assert lock.read_text() == content
