@@ -4,11 +4,12 @@
     python train_scripts/train_spot.py --flagfile=train_scripts/configs/demo.flags [--flag=value ...]
 
 Phases (--phase): autoencoder (phase 1), spot (phase 2), export (SavedModel of the discriminator's
-conv layers), linear_eval (linear probes on frozen conv_1..conv_5), finetune (the original STL-10
-protocol), all (autoencoder, spot, export, linear_eval). One --model_dir holds a run: its first phase
-writes every setting to model_dir/config.json, and a later command on the same folder starts from
-them (`--phase=export --model_dir=M` needs no other flag). Re-running a command resumes from its
-latest checkpoint. --flagfile takes a path or the name of a packaged flagfile (demo, stl10, imagenet).
+conv layers), linear_eval (linear probes on frozen conv_1..conv_5), knn_eval (weighted k-NN on the
+same features), finetune (the original STL-10 protocol), report (trained against random), all
+(autoencoder, spot, export, linear_eval, knn_eval, the random baselines of both, report). One
+--model_dir holds a run: its first phase writes every setting to model_dir/config.json, and a later
+command on the same folder starts from them (`--phase=export --model_dir=M` needs no other flag).
+Re-running a command resumes from its latest checkpoint. --flagfile takes a path or the name of a packaged flagfile (demo, stl10, imagenet).
 
 This module is the entry point: it defines one flag per setting of spot_tf.settings and maps the
 library's setting errors to their flags. Nothing in the library imports it.
@@ -21,7 +22,7 @@ from absl import app, flags, logging
 from spot_tf import settings as settings_lib
 from spot_tf.errors import SettingError
 
-PHASE_CHOICES = ("autoencoder", "spot", "export", "linear_eval", "finetune", "all")
+PHASE_CHOICES = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "finetune", "report", "all")
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 FLAGS = flags.FLAGS
 

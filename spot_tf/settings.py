@@ -85,12 +85,15 @@ class TrainingSettings:
 class EvaluationSettings:
     """Export, linear probes and fine-tuning."""
 
-    eval_steps: int = setting(1000, "Training steps of the linear probes / fine-tuning.", lower=0)
+    eval_steps: int = setting(0, "Training steps of the linear probes / fine-tuning; 0 = the protocol's own "
+                              "length (finetune: the original's 15,600 steps of 128; linear_eval: 90 epochs).",
+                              lower=0)
     eval_source: typing.Optional[str] = setting(
         None, "What linear_eval / finetune evaluate: a spot checkpoint, an original TF1 checkpoint or an "
         "exported SavedModel (default: model_dir/spot).")
     eval_image_size: int = setting(0, "Image size of linear_eval / finetune (0 = --image_size).", lower=0)
-    eval_batch_size: int = setting(0, "Batch size of linear_eval / finetune (0 = --batch_size).", lower=0)
+    eval_batch_size: int = setting(0, "Batch size of linear_eval / finetune (0 = the protocol's: finetune 128, "
+                                   "linear_eval batch_size).", lower=0)
     eval_precision: str = setting("none", "Precision of export and evaluation, whatever the training phases "
                                   "used ('none' = float32).", choices=tuple(PRECISIONS))
     finetune_layers: int = setting(0, "finetune: number of top conv layers trained (0 = linear).", lower=0, upper=5)
@@ -156,10 +159,6 @@ class RunSettings:
     @property
     def eval_image_size(self):
         return self.evaluation.eval_image_size or self.model.image_size
-
-    @property
-    def eval_batch_size(self):
-        return self.evaluation.eval_batch_size or self.training.batch_size
 
     def validate(self):
         """Checks every rule; raises SettingError naming the first setting at fault. Returns self."""

@@ -30,10 +30,14 @@ def test_all_phases_write_checkpoints_logs_export_and_results(demo_run):
     tags = summary_tags(demo_run / "spot" / "logs")
     assert "train/accuracy_repaired" in tags and "images/repaired" in tags and "weights/conv_1" in tags
     assert (demo_run / "spot" / "real_vs_repaired.png").stat().st_size > 0
-    results = json.loads((demo_run / "linear_eval" / "results.json").read_text())
-    assert sorted(results) == [f"conv_{i}" for i in range(1, 6)]
-    assert all(0.0 <= r["top1"] <= 100.0 for r in results.values())
-    assert (demo_run / "linear_eval" / "results.md").exists() and (demo_run / "linear_eval" / "top1.png").exists()
+    for evaluation in ("linear_eval", "linear_eval_random", "knn_eval", "knn_eval_random"):
+        results = json.loads((demo_run / evaluation / "results.json").read_text())
+        assert sorted(results) == [f"conv_{i}" for i in range(1, 6)], evaluation
+        assert all(0.0 <= r["top1"] <= 100.0 for r in results.values())
+        assert (demo_run / evaluation / "results.md").exists() and (demo_run / evaluation / "top1.png").exists()
+    report = (demo_run / "report.md").read_text()
+    assert "| linear | trained |" in report and "| k-NN | trained |" in report and "| | difference |" in report
+    assert (demo_run / "report.png").stat().st_size > 0
 
 
 def test_export_loads_with_plain_tensorflow(demo_run):

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import tiny_settings
-from spot_tf.phases import run_phases
+from spot_tf.phases import run_phases, transfer
 from spot_tf.run.checkpoints import restore_spot_model
 
 
@@ -26,3 +26,57 @@ def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache):
         np.testing.assert_allclose(exported[name].numpy(), expected[name].numpy(), atol=1e-5 * scale, err_msg=name)
     assert sorted(json.loads((tmp_path / "linear_eval" / "results.json").read_text())) == [
         f"conv_{i}" for i in range(1, 6)]
+
+
+def test_the_random_baseline_is_the_spot_phases_initial_discriminator(tmp_path, demo_cache):
+    from spot_tf.training.builders import build_spot_trainer
+    from spot_tf.transfer import load_feature_extractor
+    settings = tiny_settings(tmp_path, demo_cache, seed=3)
+    initial = build_spot_trainer(settings).model.discriminator
+    random = load_feature_extractor("random", settings.model, seed=3)
+    assert random.source == "random (seed 3)"
+    for a, b in zip(initial.weights, random.discriminator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    other = load_feature_extractor("random", settings.model, seed=4).discriminator
+    assert not np.array_equal(other.conv_1.conv.kernel.numpy(), initial.conv_1.conv.kernel.numpy())
+
+
+def _captured(monkeypatch, name):
+    calls = {}
+
+    def fake(features, train_ds, test_ds, num_classes, out_dir, **kwargs):
+        calls.update(kwargs, source=getattr(features, "source", None), out_dir=out_dir,
+                     batch=int(next(iter(train_ds))[0].shape[0]))
+        return {}
+    monkeypatch.setattr(transfer, name, fake)
+    return calls
+
+
+def test_evaluation_lengths_follow_the_protocols_unless_eval_steps_is_given(tmp_path, demo_cache, monkeypatch):
+    from spot_tf import data as spot_data
+    settings = tiny_settings(tmp_path, demo_cache, eval_steps=0, eval_source="random", batch_size=8)
+    info = spot_data.describe_dataset("demo", cache_dir=demo_cache)
+    calls = _captured(monkeypatch, "run_finetune")
+    transfer.finetune(settings, info)
+    # The original's 15,600 steps of 128 images, on the random baseline's own folder.
+    assert calls["steps"] == 15600 and calls["batch"] == 128
+    assert calls["out_dir"] == str(tmp_path / "finetune_conv0_random")
+    transfer.finetune(settings.replace(eval_steps=7, eval_batch_size=4), info)
+    assert calls["steps"] == 7 and calls["batch"] == 4
+    calls = _captured(monkeypatch, "run_linear_eval")
+    transfer.linear_eval(settings, info)
+    assert calls["steps_per_epoch"] == 90 * (info.num_examples["train"] // 8) and calls["batch"] == 8
+    assert calls["out_dir"] == str(tmp_path / "linear_eval_random") and calls["source"] == "random (seed 0)"
+
+
+def test_knn_eval_of_the_random_baseline_under_two_replicas(tmp_path, demo_cache, two_replicas):
+    from spot_tf import data as spot_data
+    settings = tiny_settings(tmp_path, demo_cache, eval_source="random", batch_size=64)
+    info = spot_data.describe_dataset("demo", cache_dir=demo_cache)
+    transfer.knn_eval(settings, info, two_replicas)
+    results = json.loads((tmp_path / "knn_eval_random" / "results.json").read_text())
+    assert sorted(results) == [f"conv_{i}" for i in range(1, 6)]
+    # Eight classes: a random network's pooled colours are still far better than chance (12.5%).
+    assert all(results[layer]["top1"] > 12.5 and results[layer]["top5"] >= results[layer]["top1"]
+               for layer in results)
+    assert json.loads((tmp_path / "knn_eval_random" / "knn_settings.json").read_text())["k"] == 20

@@ -10,7 +10,7 @@ from spot_tf.settings import ModelSettings, RunSettings, setting_fields
 def test_defaults_are_valid_and_the_original_codes():
     settings = RunSettings("/tmp/x").validate()
     assert settings.training.generator_loss == "code" and settings.model.keep_prob == 0.3
-    assert settings.eval_image_size == 96 and settings.eval_batch_size == 128
+    assert settings.eval_image_size == 96 and settings.evaluation.eval_steps == 0
 
 
 def test_the_model_section_is_exactly_the_spot_models_config():

@@ -27,17 +27,27 @@ def _changed(disc, before):
     return {path.split("/")[1] for path, value in _weights(disc).items() if not np.array_equal(value, before[path])}
 
 
+def _changed_weights(disc, before):
+    return {path for path, value in _weights(disc).items() if not np.array_equal(value, before[path])}
+
+
 def _run(disc, out_dir, **kwargs):
     train = colour_dataset(num_classes=4, examples=64, batch_size=8, seed=0).shuffle(8, seed=0)
     test = colour_dataset(num_classes=4, examples=32, batch_size=8, seed=1)
     return run_finetune(disc, train, test, 4, out_dir, verbose=0, **kwargs)
 
 
-def test_linear_only_learns_and_keeps_the_network_bit_identical(tmp_path):
+def test_linear_only_learns_and_re_estimates_only_conv5s_batch_norm_statistics(tmp_path):
     disc = _discriminator()
+    disc.conv_5.trainable = False  # even so: the original runs the discriminator in training mode
     before = _weights(disc)
-    results = _run(disc, tmp_path, finetune_layers=0, steps=20, seed=1)
-    assert _changed(disc, before) == set()
+    # Enough steps for the moving statistics (momentum 0.975) to reach the labelled images'.
+    results = _run(disc, tmp_path, finetune_layers=0, steps=100, seed=1)
+    changed = _changed_weights(disc, before)
+    # Only the moving statistics move (re-estimated on the labelled images); no weight is trained.
+    assert changed and {path.rsplit("/", 1)[1] for path in changed} == {"moving_mean", "moving_variance"}
+    assert {path.split("/")[1] for path in changed} == {"conv_5"}
+    assert disc.conv_5.trainable is False
     assert results["conv_5"]["top1"] > 90.0
     with open(tmp_path / "results.json") as f:
         assert json.load(f) == results

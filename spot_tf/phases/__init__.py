@@ -1,6 +1,7 @@
 """The phase runner: runs the phases of a run in order (what the entry point's `phase` selects).
 
-    run_phases(settings, "all")   # autoencoder, spot, export, linear_eval
+    run_phases(settings, "all")   # autoencoder, spot, export, linear_eval, knn_eval, the random
+                                  # baselines of both, report
 
 Each phase runs under its own precision (training phases: `mixed_precision`; export and evaluation:
 `eval_precision`), so one phase's dtype policy never carries into the next.
@@ -19,15 +20,16 @@ from spot_tf.run.lock import run_lock
 from spot_tf.training.callbacks import TrainingDivergedError
 
 PHASES = {"autoencoder": pretrain.autoencoder, "spot": pretrain.spot, "export": transfer.export,
-          "linear_eval": transfer.linear_eval, "finetune": transfer.finetune}
-ALL = ("autoencoder", "spot", "export", "linear_eval")
+          "linear_eval": transfer.linear_eval, "knn_eval": transfer.knn_eval, "finetune": transfer.finetune,
+          "random_baselines": transfer.random_baselines, "report": transfer.report}
+ALL = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "random_baselines", "report")
 # Errors that name their cause (a setting, file or record) and end a run with a message, not a traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, TrainingDivergedError, Interrupted,
                    tf.errors.InvalidArgumentError, tf.errors.NotFoundError)
 
 
 def run_phases(settings, phase, strategy=None):
-    """Runs `phase` ("all" = autoencoder, spot, export, linear_eval) with `settings` (validated)."""
+    """Runs `phase` (a key of PHASES, or "all": ALL in order) with `settings` (validated)."""
     phases = ALL if phase == "all" else (phase,)
     if strategy is None:
         # First: MultiWorkerMirroredStrategy must exist before any other TF op runs.
@@ -48,5 +50,5 @@ def run_phases(settings, phase, strategy=None):
             if name in pretrain.PHASES:
                 PHASES[name](settings, strategy)
             elif chief:
-                # Transfer runs on one device of the chief: it is cheap next to the unsupervised phases.
-                PHASES[name](settings, info)
+                # Transfer runs on the chief alone: a multi-worker strategy would wait for the other workers.
+                PHASES[name](settings, info, None if settings.training.strategy == "multi_worker" else strategy)

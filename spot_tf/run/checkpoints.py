@@ -10,6 +10,7 @@ The original TF1 code's checkpoints store variables by name (`encoder/...`, `gen
 """
 import os
 
+import keras
 import tensorflow as tf
 
 from spot_tf.errors import SettingError, SettingPathError
@@ -29,8 +30,18 @@ TF1_SCOPES = {"spot": ("encoder", "decoder", "generator", "discriminator"), "aut
 GEOMETRY = ("image_size", "ae_depth", "disc_padding", "repair_preactivation")
 
 
-def build_spot_model(model_settings, **kwargs):
-    """The SpotModel of a run's `model` settings (the one place it is built), with every variable."""
+def build_spot_model(model_settings, seed=None, **kwargs):
+    """The SpotModel of a run's `model` settings (the one place it is built), with every variable.
+
+    Args:
+        model_settings: The run's ModelSettings.
+        seed: When given, the initial weights are drawn from it (as the spot phase starts), so the
+            same seed gives the same network.
+        **kwargs: Keras Model arguments (name).
+    """
+    if seed is not None:
+        # The initializers draw from Keras' global generator.
+        keras.utils.set_random_seed(seed)
     model = SpotModel(**vars(model_settings), **kwargs)
     model.build()
     return model

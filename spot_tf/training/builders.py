@@ -16,14 +16,10 @@ def _adam(settings, total_steps):
     return make_adam(linear_policy(training.learning_rate, total_steps), training.mixed_precision == "fp16")
 
 
-def _seed_initial_weights(settings):
-    # The initializers draw from Keras' global generator: the same seed gives the same initial weights.
-    keras.utils.set_random_seed(settings.training.seed)
-
-
 def build_autoencoder_trainer(settings):
     """Phase 1: the autoencoder with its Adam over `ae_steps`, initialised from `seed`."""
-    _seed_initial_weights(settings)
+    # The initializers draw from Keras' global generator: the same seed gives the same initial weights.
+    keras.utils.set_random_seed(settings.training.seed)
     trainer = AutoencoderTrainer(Autoencoder(settings.model.ae_depth, name="autoencoder"))
     trainer.build_for(settings.model.image_size)
     trainer.compile(_adam(settings, settings.training.ae_steps), jit_compile=settings.training.xla)
@@ -33,10 +29,9 @@ def build_autoencoder_trainer(settings):
 def build_spot_trainer(settings):
     """Phase 2: the SpotModel (autoencoder not yet restored, the rest initialised from `seed`) with one
     Adam per network over `spot_steps`."""
-    _seed_initial_weights(settings)
     training = settings.training
-    trainer = SpotTrainer(build_spot_model(settings.model, name="spot_model"), generator_loss=training.generator_loss,
-                          seed=training.seed)
+    trainer = SpotTrainer(build_spot_model(settings.model, seed=training.seed, name="spot_model"),
+                          generator_loss=training.generator_loss, seed=training.seed)
     trainer.compile(_adam(settings, training.spot_steps), _adam(settings, training.spot_steps),
                     jit_compile=training.xla)
     return trainer

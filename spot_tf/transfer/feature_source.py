@@ -7,9 +7,12 @@ from absl import logging
 
 from spot_tf.errors import SettingError, SettingPathError
 from spot_tf.models import CONV_LAYERS
-from spot_tf.run.checkpoints import restore_spot_model
+from spot_tf.run.checkpoints import build_spot_model, restore_spot_model
 from spot_tf.settings import ModelSettings
 from spot_tf.transfer.export import FEATURES_ENDPOINT
+
+# The `eval_source` of the random baseline.
+RANDOM = "random"
 
 
 def is_saved_model(path):
@@ -50,21 +53,26 @@ def features_of(discriminator, source="<in memory>"):
     return FeatureExtractor(lambda images: discriminator.features(images, training=False), source, discriminator)
 
 
-def load_feature_extractor(source, model_settings=None, use_ema=False):
-    """Loads frozen conv features from a checkpoint or an exported SavedModel.
+def load_feature_extractor(source, model_settings=None, use_ema=False, seed=0):
+    """Loads frozen conv features from a checkpoint or an exported SavedModel, or the random baseline.
 
     Args:
-        source: A SavedModel directory (detected by saved_model.pb, see `export_saved_model`), or a
-            spot-phase checkpoint of this port / of the original TF1 code: model_dir, model_dir/spot
-            or a checkpoint prefix (see `spot_tf.run.checkpoints.restore`).
-        model_settings: The run's `ModelSettings` (checkpoints only; default: the STL-10 geometry).
+        source: A SavedModel directory (detected by saved_model.pb, see `export_saved_model`), a
+            spot-phase checkpoint of this port / of the original TF1 code (model_dir, model_dir/spot
+            or a checkpoint prefix, see `spot_tf.run.checkpoints.restore`), or RANDOM: the
+            discriminator as the spot phase initialises it from `seed` (the paper's random row).
+        model_settings: The run's `ModelSettings` (checkpoints and RANDOM; default: STL-10's).
         use_ema: Load the moving averages of the weights (checkpoints only; a SavedModel holds the
             weights it was exported with).
+        seed: The seed of the random baseline's initial weights (the run's `seed`).
 
     Returns:
         A FeatureExtractor. Raises SettingError naming `eval_source` if there is nothing to load.
     """
     source = os.fspath(source)
+    if source == RANDOM:
+        model = build_spot_model(model_settings or ModelSettings(), seed=seed, name="spot_model")
+        return features_of(model.discriminator, f"{RANDOM} (seed {seed})")
     if is_saved_model(source):
         if use_ema:
             logging.warning("use_ema is ignored for SavedModel %s: it holds the weights it was exported with",

@@ -4,9 +4,11 @@ As the original `AlexNet.classify` / `ClassifierTrainer`: the classifier is a co
 spans the whole conv_5 map (VALID, truncated-normal stddev 0.005, zero bias) on conv_5 (after pool_5
 when the discriminator has one, as the original's `encoded`); the top `finetune_layers` conv layers
 train with it. The original's Adam (beta_1 0.5, epsilon 1e-5) with the 'linear' policy, bias
-gradients x2 and slim L2 5e-5 on the trained kernels (spot_tf.optim's, as the training phases use them). Frozen layers
-run in inference mode (their batch norms use the moving statistics and are not updated). Accuracies
-are reported in percent.
+gradients x2 and slim L2 5e-5 on the trained kernels (spot_tf.optim's, as the training phases use
+them), for 15,600 steps of 128 images. The original builds the classifier with the discriminator in
+training mode (`fix_bn=False`): every batch norm (conv_5's) normalises with batch statistics while
+training and updates its moving statistics on the labelled images, which the test then uses, even
+when no conv layer is trained. Accuracies are reported in percent.
 """
 import contextlib
 import os
@@ -24,6 +26,7 @@ from spot_tf.transfer.report import results_text, write_report
 
 # The original: 400 epochs of the 5,000 labelled STL-10 images at batch 128 ((5000 // 128) * 400).
 FINETUNE_STEPS = 15600
+FINETUNE_BATCH_SIZE = 128
 RESULT_LAYER = "conv_5"
 
 
@@ -65,16 +68,17 @@ class Conv5Classifier(keras.layers.Layer):
 
 
 @contextlib.contextmanager
-def only_trainable(discriminator, names):
-    """Within the block only the conv layers `names` are trainable; the previous flags come back after.
+def batch_norm_in_training_mode(discriminator):
+    """Within the block every conv layer is trainable, so its batch norm follows training=True (a
+    frozen Keras 3 batch norm would run in inference mode); the previous flags come back after.
 
-    A frozen layer's batch norm then runs in inference mode even under training=True (Keras 3).
+    Which weights change is decided by the optimizer's variables, not by these flags.
     """
     units = {name: getattr(discriminator, name) for name in CONV_LAYERS}
     flags = {name: unit.trainable for name, unit in units.items()}
     try:
-        for name, unit in units.items():
-            unit.trainable = name in names
+        for unit in units.values():
+            unit.trainable = True
         yield
     finally:
         for name, unit in units.items():
@@ -121,7 +125,7 @@ def run_finetune(discriminator, train_ds, test_ds, num_classes, out_dir, finetun
     classifier = Conv5Classifier(num_classes, map_shape[:2], seed=seed, name="classifier")
     classifier.build((None,) + map_shape)
     writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs"))
-    with only_trainable(discriminator, trained):
+    with batch_norm_in_training_mode(discriminator):
         units = [classifier] + [getattr(discriminator, name) for name in trained]
         variables = [v for unit in units for v in unit.trainable_variables]
         optimizer = make_adam(linear_policy(learning_rate, steps))
@@ -130,7 +134,7 @@ def run_finetune(discriminator, train_ds, test_ds, num_classes, out_dir, finetun
         @tf.function(reduce_retracing=True)
         def train_step(images, labels):
             with tf.GradientTape() as tape:
-                # training=True reaches only the trained layers' batch norms: frozen ones are not trainable.
+                # Batch statistics in every batch norm, whose moving statistics are updated (fix_bn=False).
                 logits = classifier(head_map(discriminator, images, training=True))
                 loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
                 # The frozen layers' L2 is a constant: only the trained units' counts, as in the gradients.

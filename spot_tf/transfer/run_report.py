@@ -1,0 +1,88 @@
+"""A run's report: for each conv layer, the trained network against the random baseline, for the
+linear probes and for k-NN, and the difference (model_dir/report.md and report.png).
+
+The paper's table always carries the random row: a gain over it is what the pre-training bought.
+"""
+import json
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from spot_tf.models import CONV_LAYERS
+from spot_tf.transfer.report import validate_results
+
+# (trained results folder, random results folder) of each evaluation, under model_dir.
+EVALUATIONS = {"linear": ("linear_eval", "linear_eval_random"), "k-NN": ("knn_eval", "knn_eval_random")}
+# Jenni & Favaro (CVPR 2018), ImageNet, linear probes in Zhang et al.'s split-brain protocol.
+PAPER = {"trained": (19.5, 33.3, 37.9, 38.9, 34.9), "random": (11.6, 17.1, 16.9, 16.3, 14.1)}
+
+
+def _read(model_dir, folder):
+    path = os.path.join(model_dir, folder, "results.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        results = json.load(f)
+    validate_results(results)
+    return results
+
+
+def collect(model_dir):
+    """{evaluation: (trained results, random results)} of the evaluations that have both."""
+    pairs = {name: (_read(model_dir, trained), _read(model_dir, random))
+             for name, (trained, random) in EVALUATIONS.items()}
+    return {name: pair for name, pair in pairs.items() if None not in pair}
+
+
+def report_markdown(pairs):
+    """The report's table: top-1 (%) per layer, trained, random and the difference, per evaluation."""
+    lines = ["# Trained against random initialisation", "",
+             "| evaluation | | " + " | ".join(CONV_LAYERS) + " |", "|---|---|" + "---:|" * len(CONV_LAYERS)]
+    for name, (trained, random) in pairs.items():
+        top1 = {row: [results[layer]["top1"] for layer in CONV_LAYERS] for row, results in
+                (("trained", trained), ("random", random))}
+        lines.append(f"| {name} | trained | " + " | ".join(f"{v:.1f}" for v in top1["trained"]) + " |")
+        lines.append("| | random | " + " | ".join(f"{v:.1f}" for v in top1["random"]) + " |")
+        lines.append("| | difference | " + " | ".join(f"{a - b:+.1f}" for a, b in zip(*top1.values())) + " |")
+    paper = " / ".join(f"{v}" for v in PAPER["trained"])
+    random = " / ".join(f"{v}" for v in PAPER["random"])
+    lines += ["", f"The paper's ImageNet linear probes (conv_1..conv_5: {paper}; random {random}) follow Zhang "
+              "et al.'s split-brain protocol, which these evaluations do not follow yet: they are not shown "
+              "beside them."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_report(pairs, path):
+    """Grouped bars of top-1 per layer: trained and random, one panel per evaluation."""
+    fig = Figure(figsize=(5.5 * len(pairs), 3.5))
+    FigureCanvasAgg(fig)
+    x = np.arange(len(CONV_LAYERS))
+    for index, (name, (trained, random)) in enumerate(pairs.items()):
+        ax = fig.add_subplot(1, len(pairs), index + 1)
+        for offset, (label, results) in zip((-0.2, 0.2), (("trained", trained), ("random", random))):
+            bars = ax.bar(x + offset, [results[layer]["top1"] for layer in CONV_LAYERS], 0.4, label=label)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7)
+        ax.set_xticks(x, CONV_LAYERS)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.set_title(name)
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def write_run_report(model_dir):
+    """Writes model_dir/report.md and report.png from the evaluations that have a random baseline.
+
+    Returns their paths, or None when no evaluation has both results.
+    """
+    pairs = collect(model_dir)
+    if not pairs:
+        return None
+    paths = {"report.md": os.path.join(model_dir, "report.md"), "report.png": os.path.join(model_dir, "report.png")}
+    with open(paths["report.md"], "w", encoding="utf-8") as f:
+        f.write(report_markdown(pairs))
+    plot_report(pairs, paths["report.png"])
+    return paths

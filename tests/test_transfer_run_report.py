@@ -1,0 +1,25 @@
+from spot_tf.models import CONV_LAYERS
+from spot_tf.transfer.report import write_report
+from spot_tf.transfer.run_report import collect, write_run_report
+
+
+def _results(base):
+    return {layer: {"top1": base + i, "top5": base + 10 + i} for i, layer in enumerate(CONV_LAYERS)}
+
+
+def test_trained_against_random_per_layer_with_the_difference(tmp_path):
+    assert write_run_report(str(tmp_path)) is None
+    write_report(_results(50.0), tmp_path / "linear_eval")
+    write_report(_results(20.0), tmp_path / "linear_eval_random")
+    write_report(_results(40.0), tmp_path / "knn_eval")  # no random k-NN: not in the report
+    assert list(collect(str(tmp_path))) == ["linear"]
+    paths = write_run_report(str(tmp_path))
+    table = (tmp_path / "report.md").read_text()
+    assert "| linear | trained | 50.0 | 51.0 | 52.0 | 53.0 | 54.0 |" in table
+    assert "| | random | 20.0 | 21.0 | 22.0 | 23.0 | 24.0 |" in table
+    assert "| | difference | +30.0 | +30.0 | +30.0 | +30.0 | +30.0 |" in table
+    assert "k-NN" not in table.split("\n\n")[1]
+    assert (tmp_path / "report.png").stat().st_size > 0 and set(paths) == {"report.md", "report.png"}
+    write_report(_results(10.0), tmp_path / "knn_eval_random")
+    write_run_report(str(tmp_path))
+    assert "| k-NN | trained | 40.0" in (tmp_path / "report.md").read_text()
