@@ -47,6 +47,48 @@ class LinearProbe(keras.Model):
                 "target_features": self.target_features}
 
 
+def make_probe_step(feature_fn, probe, optimizer, weight_decay):
+    """The probes' training step and their logits, over a frozen feature function.
+
+    Args:
+        feature_fn: images -> {layer: map}; only run forward (its outputs behind stop_gradient).
+        probe: A built LinearProbe.
+        optimizer: The SGD optimizer, built on the probe's variables.
+        weight_decay: L2 added to the gradients of every probe weight (PyTorch SGD's `weight_decay`).
+
+    Returns:
+        (train_step(images, labels) -> {"<layer>/loss", "<layer>/acc"}, a tf.function;
+         logits_of(images) -> {layer: logits}).
+    """
+    layers = probe.layer_names
+
+    def logits_of(images):
+        # The frozen network only runs forward: no gradient can reach it.
+        features = {name: tf.stop_gradient(value) for name, value in feature_fn(images).items()}
+        return probe(features)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = logits_of(images)
+            losses = {name: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits[name],
+                                                                                       from_logits=True))
+                      for name in layers}
+            # The heads share no weights, so one summed loss trains each on its own.
+            total = tf.add_n(list(losses.values()))
+        variables = probe.trainable_variables
+        grads = tape.gradient(total, variables)
+        grads = [g + weight_decay * v for g, v in zip(grads, variables)]
+        optimizer.apply_gradients(zip(grads, variables))
+        metrics = {}
+        for name in layers:
+            metrics[f"{name}/loss"] = losses[name]
+            metrics[f"{name}/acc"] = sparse_accuracy(labels, logits[name])
+        return metrics
+
+    return train_step, logits_of
+
+
 def run_linear_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, epochs=90, steps_per_epoch=None,
                     learning_rate=0.01, momentum=0.9, weight_decay=1e-4, layers=CONV_LAYERS,
                     target_features=PROBE_FEATURES, log_every=100, eval_every_epochs=0, verbose=1):
@@ -88,29 +130,7 @@ def run_linear_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, epochs=
     optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
     optimizer.build(probe.trainable_variables)
 
-    def logits_of(images):
-        # The frozen network only runs forward: no gradient can reach it.
-        features = {name: tf.stop_gradient(value) for name, value in feature_fn(images).items()}
-        return probe(features)
-
-    @tf.function(reduce_retracing=True)
-    def train_step(images, labels):
-        with tf.GradientTape() as tape:
-            logits = logits_of(images)
-            losses = {name: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits[name],
-                                                                                       from_logits=True))
-                      for name in layers}
-            # The heads share no weights, so one summed loss trains each on its own.
-            total = tf.add_n(list(losses.values()))
-        variables = probe.trainable_variables
-        grads = tape.gradient(total, variables)
-        grads = [g + weight_decay * v for g, v in zip(grads, variables)]
-        optimizer.apply_gradients(zip(grads, variables))
-        metrics = {}
-        for name in layers:
-            metrics[f"{name}/loss"] = losses[name]
-            metrics[f"{name}/acc"] = sparse_accuracy(labels, logits[name])
-        return metrics
+    train_step, logits_of = make_probe_step(feature_fn, probe, optimizer, weight_decay)
 
     writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs"))
 
