@@ -25,3 +25,13 @@ def test_copy_to_sources_and_checkpoint(tmp_path):
     other.copy_to_sources()
     np.testing.assert_array_equal(other.sources[0].numpy(), [1.0, 2.0])
     assert ema.decay == pytest.approx(0.9999)
+
+
+def test_an_update_that_was_not_applied_moves_no_average():
+    var = tf.Variable([0.0])
+    ema = WeightAverage([var], decay=0.9999)
+    var.assign([10.0])
+    ema.update(step=0, applied=tf.constant(False))
+    np.testing.assert_array_equal(ema.averages[0].numpy(), [0.0])
+    ema.update(step=0, applied=tf.constant(True))
+    np.testing.assert_allclose(ema.averages[0].numpy(), [9.0], rtol=1e-6)

@@ -1,9 +1,13 @@
+import math
+
+import numpy as np
 import pytest
 import tensorflow as tf
 import keras
 
-from spot_tf.optim.optimization import (current_learning_rate, is_bias, linear_policy, make_adam,
-                                           multiply_bias_gradients, scaled_loss)
+from spot_tf.optim.optimization import (apply_update, current_learning_rate, is_bias, linear_policy, make_adam,
+                                           multiply_bias_gradients, scaled_loss, skip_together)
+from spot_tf.run.distribution import scalar_value
 
 
 def test_linear_policy_decays_to_a_hundredth_over_90_percent_then_stays():
@@ -47,3 +51,59 @@ def test_scaled_loss_only_with_loss_scaling():
     scaled = make_adam(1e-3, loss_scale=True)
     scaled.build([keras.Variable(0.0)])
     assert float(scaled_loss(scaled, loss)) > 2.0
+
+
+def _built(loss_scale, variables):
+    optimizer = make_adam(1e-3, loss_scale=loss_scale)
+    optimizer.build(variables)
+    return optimizer
+
+
+def test_apply_update_says_whether_the_loss_scale_skipped_the_update():
+    var = keras.Variable([1.0, 2.0])
+    optimizer = _built(True, [var])
+    assert bool(apply_update(optimizer, [tf.constant([1.0, 1.0])], [var]))
+    assert int(optimizer.iterations) == 1
+    before = var.numpy().copy()
+    assert not bool(apply_update(optimizer, [tf.constant([1.0, math.inf])], [var]))
+    # Skipped: the weights and the step stay, the loss scale halves.
+    assert int(optimizer.iterations) == 1 and np.array_equal(var.numpy(), before)
+    assert float(optimizer.dynamic_scale) == 2.0 ** 14
+
+
+def test_networks_with_loss_scaling_skip_together():
+    a, b = keras.Variable([1.0]), keras.Variable([1.0, 2.0])
+    optimizers = [_built(True, [a]), _built(True, [b])]
+    grads = skip_together([[tf.constant([1.0])], [tf.constant([math.nan, 1.0]), None]], optimizers)
+    assert not np.isfinite(grads[0][0].numpy()).any() and grads[1][1] is None
+    optimizers[0].apply(grads[0], [a])
+    optimizers[1].apply(grads[1][:1], [b])
+    assert [int(o.iterations) for o in optimizers] == [0, 0]
+    assert [float(o.dynamic_scale) for o in optimizers] == [2.0 ** 14, 2.0 ** 14]
+    finite = skip_together([[tf.constant([1.0])], [tf.constant([3.0, 1.0])]], optimizers)
+    assert [g.numpy().tolist() for grads in finite for g in grads] == [[1.0], [3.0, 1.0]]
+
+
+def test_skip_together_leaves_gradients_without_loss_scaling():
+    var = keras.Variable([1.0])
+    grads = [[tf.constant([math.nan])], [tf.constant([1.0])]]
+    assert skip_together(grads, [_built(False, [var]), _built(True, [var])]) is grads
+
+
+def test_an_overflow_on_one_replica_skips_the_update_on_every_replica(two_replicas):
+    strategy = two_replicas
+    with strategy.scope():
+        var = keras.Variable([1.0])
+        optimizer = _built(True, [var])
+
+    def replica_step():
+        # Only the second replica's gradient overflows; Keras alone would apply the first's decision.
+        second = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.float32)
+        (grads,) = skip_together([[tf.constant([1.0]) / (1.0 - second)]], [optimizer])
+        optimizer.apply(grads, [var])
+        return tf.reduce_all(tf.math.is_finite(grads[0]))
+
+    finite = strategy.experimental_local_results(tf.function(lambda: strategy.run(replica_step))())
+    assert [bool(f) for f in finite] == [False, False]
+    assert scalar_value(optimizer.iterations) == 0 and tf.convert_to_tensor(var).numpy().tolist() == [1.0]
+    assert scalar_value(optimizer.dynamic_scale) == 2.0 ** 14

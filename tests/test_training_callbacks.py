@@ -1,6 +1,7 @@
 import math
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -12,10 +13,10 @@ from spot_tf.optim.optimization import make_adam
 from spot_tf.training.image_summaries import autoencoder_images, weight_histograms
 
 
-def _trainer(lr=1e-3):
+def _trainer(lr=1e-3, loss_scale=False):
     trainer = AutoencoderTrainer(Autoencoder(1))
     trainer.build_for(8)
-    trainer.compile(make_adam(lr), jit_compile=False)
+    trainer.compile(make_adam(lr, loss_scale=loss_scale), jit_compile=False)
     return trainer
 
 
@@ -67,3 +68,18 @@ def test_summaries_write_scalars_images_and_histograms(tmp_path):
     assert tags["train/loss"] == [2, 4] and tags["train/lr"] == [2, 4]
     assert tags["images/reconstructions"] == [2, 4]
     assert any(t.startswith("weights/") for t in tags)
+
+
+def test_summaries_are_written_once_per_step_when_updates_are_skipped(tmp_path):
+    trainer = _trainer(loss_scale=True)
+    # An infinite loss scale makes the first two train steps' gradients non-finite: their updates are
+    # skipped and the step stays at 0 (it was written twice before).
+    overflow = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs=None: (
+        trainer.optimizer.dynamic_scale.assign(math.inf if batch < 2 else 1.0)))
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    summaries = cb.TensorBoardSummaries(writer, 2, tf.zeros((2, 8, 8, 3)), autoencoder_images(trainer.model),
+                                        weight_histograms(trainer.model), lambda: {"extra": 1.0})
+    _fit(trainer, 6, [overflow, summaries])
+    assert int(trainer.step) == 4
+    tags = summary_tags(tmp_path)
+    assert tags["train/loss"] == [2, 4] and tags["train/extra"] == [2, 4] and tags["images/inputs"] == [2, 4]

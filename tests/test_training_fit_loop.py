@@ -1,10 +1,19 @@
 import logging
+import math
 import os
+import re
 
+import pytest
 import tensorflow as tf
 
-from conftest import tiny_settings
+from conftest import summary_tags, tiny_settings
+from spot_tf.models import Autoencoder
+from spot_tf.optim.optimization import make_adam
 from spot_tf.phases import pretrain
+from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
+from spot_tf.training.fit_loop import fit_phase
+from spot_tf.training.image_summaries import autoencoder_images, sample_images, weight_histograms
+from spot_tf.training.skipped_updates import UpdatesSkippedError
 
 
 def _steps(directory):
@@ -36,3 +45,27 @@ def test_a_truncated_newest_checkpoint_resumes_from_the_one_before(tmp_path, dem
     reader = tf.train.load_checkpoint(str(ae / "ckpt-4"))
     for name in reader.get_variable_to_shape_map():
         reader.get_tensor(name)
+
+
+def test_an_fp16_phase_applies_all_its_steps_and_shows_the_updates_it_skipped(tmp_path, demo_cache, caplog):
+    caplog.set_level(logging.INFO, logger="absl")
+    # The loss scale starts too high for fp16: the first updates are skipped, and the phase trains on.
+    assert pretrain.autoencoder(tiny_settings(tmp_path, demo_cache, ae_steps=2, mixed_precision="fp16")) == 2
+    assert _steps(tmp_path / "autoencoder")[-1] == 2
+    shown = re.search(r"autoencoder: step 2, (\d+) updates? skipped \(fp16 loss scale now (\d+)\)", caplog.text)
+    assert shown and int(shown.group(1)) > 0 and int(shown.group(2)) == 2 ** 15 // 2 ** int(shown.group(1))
+    tags = summary_tags(tmp_path / "autoencoder" / "logs")
+    assert tags["train/skipped_updates"] == [2] and tags["train/loss_scale"] == [2] and tags["train/loss"] == [2]
+    assert "step 0:" not in caplog.text
+
+
+def test_updates_skipped_without_end_stop_the_phase_with_an_error(tmp_path, demo_cache):
+    settings = tiny_settings(tmp_path, demo_cache, ae_steps=4)
+    trainer = AutoencoderTrainer(Autoencoder(settings.model.ae_depth))
+    trainer.build_for(settings.model.image_size)
+    trainer.compile(make_adam(1e-3, loss_scale=True), jit_compile=False)
+    trainer.optimizer.dynamic_scale.assign(math.inf)  # non-finite gradients, however often it is halved
+    summaries = (sample_images(settings), autoencoder_images(trainer.model), weight_histograms(trainer.model))
+    with pytest.raises(UpdatesSkippedError, match="30 updates in a row skipped at step 0: .* no checkpoint was "):
+        fit_phase(settings, tf.distribute.get_strategy(), trainer, "autoencoder", 4, summaries)
+    assert _steps(tmp_path / "autoencoder") == []

@@ -1,3 +1,5 @@
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -220,3 +222,22 @@ def test_bf16_step_runs_through_keras_fit_in_graph_mode():
     for key in ("discriminator_loss", "repair_loss", "real_fake_ce", "mask_ce_x0.1", "swapped_ce", "masked_mse_x30"):
         assert np.isfinite(logs[key]), key
     assert all(v.dtype == "float32" and np.all(np.isfinite(v.numpy())) for v in trainer.model.trainable_variables)
+
+
+def test_with_loss_scaling_an_update_skipped_by_one_network_is_skipped_by_both():
+    trainer = SpotTrainer(SpotModel(image_size=SIZE))
+    trainer.compile(make_adam(3e-4, loss_scale=True), make_adam(3e-4, loss_scale=True), jit_compile=False)
+    trainer.repair_optimizer.dynamic_scale.assign(math.inf)  # only the repair network's gradients overflow
+    for average in trainer.ema.averages:
+        average.assign(tf.zeros_like(average))  # an EMA update would move them towards the weights
+    variables = trainer.model.repair.trainable_variables + trainer.model.discriminator.trainable_variables
+    before = [v.numpy().copy() for v in variables]
+    _one_step(trainer, _batch())
+    assert int(trainer.repair_optimizer.iterations) == 0 and int(trainer.discriminator_optimizer.iterations) == 0
+    assert float(trainer.discriminator_optimizer.dynamic_scale) == 2.0 ** 14
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, variables))
+    assert all(not np.any(a.numpy()) for a in trainer.ema.averages)
+    trainer.repair_optimizer.dynamic_scale.assign(2.0 ** 14)
+    _one_step(trainer, _batch())
+    assert int(trainer.repair_optimizer.iterations) == 1 and int(trainer.discriminator_optimizer.iterations) == 1
+    assert all(np.any(a.numpy()) for a in trainer.ema.averages)

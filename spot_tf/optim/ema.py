@@ -29,10 +29,18 @@ class WeightAverage(tf.Module):
     def sources(self):
         return self._sources()
 
-    def update(self, step):
-        """Moves every average towards its variable; `step` is the global step before this update."""
+    def update(self, step, applied=True):
+        """Moves every average towards its variable.
+
+        Args:
+            step: The global step before this update.
+            applied: Whether the optimizer applied this step's update (a bool or bool tensor). An update
+                that fp16 loss scaling skipped moves no average: the averages follow the applied updates,
+                as the step does.
+        """
         step = tf.cast(step, tf.float32)
-        decay = tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
+        # A decay of 1 leaves the averages, without a cond (which a replica context restricts).
+        decay = tf.where(applied, tf.minimum(self.decay, (1.0 + step) / (10.0 + step)), 1.0)
         for average, source in zip(self.averages, self.sources):
             value = tf.cast(tf.convert_to_tensor(source), average.dtype)
             average.assign_sub((1.0 - decay) * (average - value))

@@ -36,6 +36,47 @@ def multiply_bias_gradients(gradients, variables, multiplier=BIAS_GRADIENT_MULTI
             for g, v in zip(gradients, variables)]
 
 
+def apply_update(optimizer, gradients, variables):
+    """`optimizer.apply(gradients, variables)`; returns whether the update was applied (a bool tensor).
+
+    With fp16 a LossScaleOptimizer skips an update whose scaled gradients are not finite: the weights
+    and `iterations` (the global step) stay and the loss scale halves, so the step counts applied updates.
+    """
+    before = tf.convert_to_tensor(optimizer.iterations)
+    optimizer.apply(gradients, variables)
+    # Read after apply(): automatic control dependencies order it after the increment.
+    return tf.convert_to_tensor(optimizer.iterations) > before
+
+
+def skip_together(gradients, optimizers):
+    """Makes fp16 loss scaling skip an update on every network and every replica, or on none.
+
+    A LossScaleOptimizer decides from the gradients it is given, before they are summed over replicas
+    (Keras 3.15; under MirroredStrategy it takes the first replica's decision for all, so another
+    replica's overflow reaches the weights as NaN). And the original applies the networks' updates
+    together, one global step for all. So when any gradient of any network on any replica is not
+    finite, every gradient becomes NaN: every optimizer skips (and halves its loss scale) at the same
+    step, and their `iterations` and loss scales stay equal. Without loss scaling (where NaN gradients
+    would reach the weights) the gradients are returned unchanged.
+
+    Args:
+        gradients: One list of gradients (None allowed) per network, in a replica context.
+        optimizers: The networks' optimizers, in the same order.
+
+    Returns:
+        The gradient lists.
+    """
+    if not all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers):
+        return gradients
+    present = [g for grads in gradients for g in grads if g is not None]
+    overflows = 1.0 - tf.cast(tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in present]), tf.float32)
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync > 1:
+        overflows = context.all_reduce(tf.distribute.ReduceOp.SUM, overflows)
+    poison = tf.where(overflows > 0, float("nan"), 0.0)
+    return [[None if g is None else g + tf.cast(poison, g.dtype) for g in grads] for grads in gradients]
+
+
 def scaled_loss(optimizer, loss):
     """The loss to differentiate: scaled with fp16's LossScaleOptimizer (apply() unscales and skips
     non-finite steps), unchanged otherwise."""

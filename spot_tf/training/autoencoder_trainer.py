@@ -2,7 +2,8 @@
 import tensorflow as tf
 
 from spot_tf.optim.ema import WeightAverage
-from spot_tf.optim.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
+from spot_tf.optim.optimization import (apply_update, current_learning_rate, multiply_bias_gradients, scaled_loss,
+                                           skip_together)
 from spot_tf.optim.regularization import l2_term
 from spot_tf.run.distribution import num_replicas
 from spot_tf.training import losses
@@ -39,6 +40,10 @@ class AutoencoderTrainer(PhaseTrainer):
     def step(self):
         return self.optimizer.iterations
 
+    def optimizers(self):
+        """The optimizers of the trained networks."""
+        return [self.optimizer]
+
     def train_step(self, data):
         images = tf.cast(unpack_batch(data)[0], tf.float32)
         replicas = num_replicas()
@@ -51,9 +56,9 @@ class AutoencoderTrainer(PhaseTrainer):
             l2 = l2_term(self.model)
             total = terms["reconstruction_mse_x30"] + l2
             scaled = scaled_loss(self.optimizer, total)
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply(multiply_bias_gradients(grads, variables), variables)
-        self.ema.update(step)
+        (grads,) = skip_together([tape.gradient(scaled, variables)], self.optimizers())
+        applied = apply_update(self.optimizer, multiply_bias_gradients(grads, variables), variables)
+        self.ema.update(step, applied)
         self.step_metrics.update({**terms, "loss": total, "l2": l2}, {"lr": lr})
         return self.step_metrics.step_logs()
 

@@ -1,4 +1,9 @@
-"""Callbacks of the training phases: divergence guard, step-numbered checkpoints, TensorBoard."""
+"""Callbacks of the training phases: divergence guard, step-numbered checkpoints, TensorBoard.
+
+The global step (`model.step`) counts applied updates: with fp16 loss scaling several train steps in a
+row can end at the same step (skipped updates, spot_tf.training.skipped_updates), so what is done at a
+step is done once, when the step is reached.
+"""
 import math
 
 import keras
@@ -20,7 +25,11 @@ def log_value(value):
 
 
 class NanGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite logged value (checked before anything is saved)."""
+    """Stops training at the first non-finite logged value (checked before anything is saved).
+
+    StepCheckpoint (non-finite weights) and SkippedUpdates (gradients not finite at any loss scale)
+    trip it too: nothing is saved once it has tripped.
+    """
 
     def __init__(self):
         super().__init__()
@@ -30,10 +39,14 @@ class NanGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         values = {k: log_value(v) for k, v in (logs or {}).items()}
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-        if bad and self.diverged_at is None:
-            self.diverged_at = scalar_value(self.model.step)
-            self.bad_values = bad
+        if bad:
+            self.trip(scalar_value(self.model.step), bad)
             self.model.stop_training = True
+
+    def trip(self, step, bad_values):
+        """Records non-finite `bad_values` ({name: value}) seen at `step`; the first ones are kept."""
+        if self.diverged_at is None:
+            self.diverged_at, self.bad_values = step, bad_values
 
 
 def all_finite(variables):
@@ -45,8 +58,9 @@ class StepCheckpoint(keras.callbacks.Callback):
     """Saves `manager`'s checkpoint as ckpt-<global step> every `every` steps and at the end.
 
     A SIGTERM or SIGINT received during training (spot_tf.run.interruption) ends training after the
-    current step, which is then saved. Nothing is saved once `guard` has seen a non-finite loss, nor weights that are not all finite
-    (that stops training too), so every checkpoint written is a good one.
+    current step, which is then saved. Nothing is saved once `guard` has tripped (a non-finite loss, or
+    gradients not finite at any loss scale), nor weights that are not all finite (that stops training
+    too), so every checkpoint written is a good one.
 
     Args:
         manager: A tf.train.CheckpointManager of the phase's checkpoint.
@@ -66,7 +80,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         if self.guard.diverged_at is not None or step == self.last_saved:
             return
         if not all_finite(self.model.trainable_variables):
-            self.guard.diverged_at, self.guard.bad_values = step, {"weights": float("nan")}
+            self.guard.trip(step, {"weights": float("nan")})
             self.model.stop_training = True
             return
         self.manager.save(checkpoint_number=step)
@@ -86,8 +100,8 @@ class StepCheckpoint(keras.callbacks.Callback):
 
 
 class TensorBoardSummaries(keras.callbacks.Callback):
-    """Every `every` steps: the logged scalars (means over the window, then reset), images, filters
-    and weight histograms, written at the global step.
+    """Every `every` steps: the logged scalars (means over the window, then reset) and `scalars()`,
+    images, filters and weight histograms, written at the global step, once per step.
 
     Every worker runs this (reading synced-on-read variables can be collective), but only the chief
     passes a real writer.
@@ -98,16 +112,24 @@ class TensorBoardSummaries(keras.callbacks.Callback):
         sample_images: A fixed batch of [-1, 1] images for the image summaries.
         image_fn: `(sample_images) -> {name: [N, H, W, C] images in [0, 1]}`.
         histogram_variables: `() -> {name: variable}` for weight histograms.
+        scalars: `() -> {name: value}`: more scalars, written as `train/<name>` with the logged ones
+            (e.g. SkippedUpdates.scalars: the fp16 loss scale and the skipped updates).
     """
 
-    def __init__(self, writer, every, sample_images, image_fn, histogram_variables):
+    def __init__(self, writer, every, sample_images, image_fn, histogram_variables, scalars=dict):
         super().__init__()
         self.writer = writer
         self.every = every
         self.sample_images = sample_images
         self.image_fn = image_fn
         self.histogram_variables = histogram_variables
+        self.scalars = scalars
         self.reset_pending = False
+        self.last_written = None
+
+    def on_train_begin(self, logs=None):
+        # The step training starts at was written by the run (or the fit) that reached it.
+        self.last_written = scalar_value(self.model.step)
 
     def on_train_batch_begin(self, batch, logs=None):
         # Reset here, not right after writing, so that the epoch-end log still shows the last window.
@@ -117,16 +139,19 @@ class TensorBoardSummaries(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = scalar_value(self.model.step)
-        if step % self.every:
+        # A skipped update leaves the step where it was: write each step once.
+        if step % self.every or step == self.last_written:
             return
+        self.last_written = step
+        values = {**{k: log_value(v) for k, v in (logs or {}).items()}, **self.scalars()}
         images = self.image_fn(self.sample_images)
         with self.writer.as_default(step=step):
-            for name, value in (logs or {}).items():
-                tf.summary.scalar(f"train/{name}", log_value(value))
+            for name, value in values.items():
+                tf.summary.scalar(f"train/{name}", value)
             for name, value in images.items():
                 tf.summary.image(name, value, max_outputs=1)
             for name, variable in self.histogram_variables().items():
                 tf.summary.histogram(f"weights/{name}", variable)
         self.writer.flush()
         self.reset_pending = True
-        logging.info("step %d: %s", step, ", ".join(f"{k}={log_value(v):.4g}" for k, v in (logs or {}).items()))
+        logging.info("step %d: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in values.items()))

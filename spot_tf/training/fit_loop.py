@@ -2,7 +2,8 @@
 
 The trainer's global step decides everything: a rerun restores the newest readable `ckpt-N`, and
 trains the remaining steps on data offset by the resumed step, so it draws what an uninterrupted run
-would have.
+would have. The step counts applied updates: a phase trains until it has applied its steps, however
+many updates fp16 loss scaling skipped on the way.
 """
 import os
 import shutil
@@ -17,6 +18,7 @@ from spot_tf.run.checkpoint_files import newest_readable, remove_temp_leftovers
 from spot_tf.run.distribution import is_chief, scalar_value
 from spot_tf.run.folder import CHECKPOINT_NAME, logs_dir
 from spot_tf.training import callbacks as cb
+from spot_tf.training.skipped_updates import SkippedUpdates
 
 
 def train_dataset(settings, strategy, start_step, skip_report):
@@ -46,6 +48,36 @@ def weights_checksum(variables):
     return float(sum(tf.reduce_sum(tf.cast(v, tf.float64)) for v in variables))
 
 
+def fit_to_step(trainer, total_steps, dataset_at, callbacks, skipped, directory):
+    """fit() until the global step reaches `total_steps`, or a callback stops training.
+
+    The step counts applied updates and fit() counts train steps, so updates skipped by fp16 loss
+    scaling leave a fit() of `total_steps - step` train steps short. fit() then trains on for the
+    rest, on data offset by the step reached (as a rerun resumed there would). This ends: every such
+    fit() applies an update (the rest shrinks) or skips them all (adding to the updates skipped in a
+    row, which SkippedUpdates stops at its limit). A fit() that skipped nothing and still fell short
+    ran out of data, and is not repeated.
+
+    Args:
+        trainer: The compiled PhaseTrainer.
+        total_steps: The step to reach.
+        dataset_at: `(step) -> the training dataset` of a fit() that starts at `step`.
+        callbacks: The callbacks of every fit(), `skipped` among them.
+        skipped: The SkippedUpdates callback.
+        directory: The phase folder (names the phase in the log).
+    """
+    step = scalar_value(trainer.step)
+    while True:
+        skipped_before = skipped.skipped
+        trainer.fit(dataset_at(step), epochs=1, steps_per_epoch=total_steps - step, callbacks=callbacks, verbose=1,
+                    shuffle=False)
+        step = scalar_value(trainer.step)
+        if (trainer.stop_training or step >= total_steps or interruption.requested()
+                or skipped.skipped == skipped_before):
+            return
+        logging.info("%s: step %d of %d, %s: training on", directory, step, total_steps, skipped.describe())
+
+
 def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
     """Resumes `trainer` from model_dir/<phase> and trains it up to `total_steps`.
 
@@ -58,7 +90,8 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
         summaries: A TensorBoardSummaries' inputs: (sample images, image_fn, histogram_variables).
 
     Returns:
-        The global step reached. Raises TrainingDivergedError (the last good checkpoint kept).
+        The global step reached. Raises TrainingDivergedError (the last good checkpoint kept), or its
+        UpdatesSkippedError when fp16 loss scaling skips updates without end.
     """
     directory = os.path.join(settings.model_dir, phase)
     training = settings.training
@@ -79,22 +112,28 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
     writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase)) if chief \
         else tf.summary.create_noop_writer()
     guard = cb.NanGuard()
-    callbacks = [guard, cb.TensorBoardSummaries(writer, training.summary_every, *summaries),
+    skipped = SkippedUpdates(trainer.optimizers(), guard)
+    # In this order: the guards first, so that nothing is written at a step where one trips.
+    callbacks = [guard, skipped, cb.TensorBoardSummaries(writer, training.summary_every, *summaries, skipped.scalars),
                  cb.StepCheckpoint(manager, training.checkpoint_every, guard)]
     skips = spot_data.SkipReport()
     # A signal now stops training at a step boundary, with a checkpoint, instead of anywhere.
     with interruption.deferred(), skips.raise_setting_errors():
-        trainer.fit(train_dataset(settings, strategy, start, skips), epochs=1, steps_per_epoch=total_steps - start,
-                    callbacks=callbacks, verbose=1, shuffle=False)
+        fit_to_step(trainer, total_steps, lambda step: train_dataset(settings, strategy, step, skips), callbacks,
+                    skipped, directory)
     skips.write(writer, scalar_value(trainer.step), directory)
     if not chief:
         shutil.rmtree(manager.directory, ignore_errors=True)
     logging.info("%s: step %d, weights checksum %.10e", directory, scalar_value(trainer.step),
                  weights_checksum(trainer.trainable_variables))
+    if skipped.active:
+        logging.info("%s: step %d, %s", phase, scalar_value(trainer.step), skipped.describe())
     if interruption.requested():
         raise interruption.Interrupted(
             f"stopped by {interruption.requested()} at step {scalar_value(trainer.step)}: "
             f"{manager.latest_checkpoint} saved; rerun the same command to resume")
+    if skipped.stuck_at is not None:
+        raise skipped.error(phase, manager.latest_checkpoint)
     if guard.diverged_at is not None:
         raise cb.TrainingDivergedError(
             f"training diverged at step {guard.diverged_at} ({guard.bad_values}); the last good checkpoint "

@@ -16,8 +16,9 @@ def unpack_batch(data):
 class PhaseTrainer(keras.Model):
     """Base of the phase trainers: fit() reports `logged` (means over each summary window).
 
-    Subclasses define `step` (the global step variable), `train_step` and `checkpoint()`, and
-    compile with the optimizer that drives the phase (None if several do).
+    Subclasses define `step` (the global step variable: the updates applied so far; one that fp16
+    loss scaling skips is not counted), `optimizers()` (one per trained network), `train_step` and
+    `checkpoint()`, and compile with the optimizer that drives the phase (None if several do).
 
     Args:
         model: The network being trained (with frozen parts, if any).

@@ -2,7 +2,8 @@
 import tensorflow as tf
 
 from spot_tf.models import mask_labels
-from spot_tf.optim.optimization import current_learning_rate, multiply_bias_gradients, scaled_loss
+from spot_tf.optim.optimization import (apply_update, current_learning_rate, multiply_bias_gradients, scaled_loss,
+                                           skip_together)
 from spot_tf.optim.regularization import l2_term
 from spot_tf.run.checkpoints import spot_ema
 from spot_tf.run.distribution import num_replicas, replica_id
@@ -18,10 +19,12 @@ class SpotTrainer(PhaseTrainer):
     """Trains a SpotModel's repair network and discriminator; the autoencoder stays frozen.
 
     One forward pass per step feeds both losses; each network's gradient is taken from its own
-    total at the same parameters, bias gradients are doubled, and both optimizers apply together.
-    A moving average (0.9999) of the trainable weights is kept. The damage mask and the fc_1
-    dropout are drawn from stateless seeds of (seed, step, replica), so every replica draws its own
-    and a resumed run draws what an uninterrupted one would have.
+    total at the same parameters, bias gradients are doubled, and both optimizers apply together
+    (with fp16, an update that either network's loss scale skips is skipped by both: a step is
+    applied when both networks applied theirs). A moving average (0.9999) of the trainable weights
+    is kept. The damage mask and the fc_1 dropout are drawn from stateless seeds of (seed, step,
+    replica), so every replica draws its own and a resumed run draws what an uninterrupted one would
+    have.
 
     Args:
         model: The SpotModel (its autoencoder already restored from phase 1).
@@ -56,7 +59,13 @@ class SpotTrainer(PhaseTrainer):
 
     @property
     def step(self):
+        # With fp16 both networks apply or skip their updates together (skip_together): the
+        # discriminator_optimizer's iterations are the same.
         return self.repair_optimizer.iterations
+
+    def optimizers(self):
+        """The optimizers of the trained networks."""
+        return [self.repair_optimizer, self.discriminator_optimizer]
 
     def _seeds(self):
         base = tf.stack([tf.cast(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
@@ -96,13 +105,14 @@ class SpotTrainer(PhaseTrainer):
                "lr_discriminator": current_learning_rate(self.discriminator_optimizer)}
         out, terms, d_total, r_total, r_grads, d_grads = self.compute_gradients(
             tf.cast(images, tf.float32), mask, dropout_mask)
+        r_grads, d_grads = skip_together([r_grads, d_grads], self.optimizers())
         repair_vars = self.model.repair.trainable_variables
         disc_vars = self.model.discriminator.trainable_variables
-        self.repair_optimizer.apply(multiply_bias_gradients(r_grads, repair_vars), repair_vars)
+        applied = apply_update(self.repair_optimizer, multiply_bias_gradients(r_grads, repair_vars), repair_vars)
         # Replicas must launch their gradient all-reduces in the same order: make it explicit.
         with tf.control_dependencies([v.value for v in repair_vars]):
             self.discriminator_optimizer.apply(multiply_bias_gradients(d_grads, disc_vars), disc_vars)
-        self.ema.update(step)
+        self.ema.update(step, applied)
         self.step_metrics.update(
             {**terms, "discriminator_loss": d_total, "repair_loss": r_total},
             {**self._accuracies(out), **lrs})
