@@ -1,48 +1,162 @@
 """Input pipeline throughput: decoded and augmented images per second.
 
     python benchmarks/bench_input.py --dataset=demo --image_size=96,224 --batch_size=64 --steps=50
+    python benchmarks/bench_input.py --make_imagenet_like=512 --dataset=/tmp/imagenet_like \
+        --split=train --image_size=128,227 --repeats=3
+
+``--decode=both`` measures the training pipeline with ``make_dataset``'s ``fused_decode`` on (a
+JPEG's crop decoded alone) and off (whole images, the default) in turn, in an order that alternates
+from one repeat to the next (so that neither always runs first on a machine shared with others),
+and prints their ratio. The test pre-processing always decodes whole images. Besides images per
+second, each training measurement gives the CPU time the process spent per image (all its threads),
+which other work on a shared machine disturbs less.
+
+``--make_imagenet_like=N`` first writes N JPEGs of ImageNet's usual size and quality (500x375, one
+in four 375x500; quality 90) into the new or empty folder ``--dataset`` names, as
+``train/<class>/*.JPEG``: random crops of the photos bundled with scikit-image (a class each),
+resized with PIL. Later runs read the folder without the option.
 """
 
+import os
+import random
 import time
 
 from absl import app
 from absl import flags
+from PIL import Image
 
 from spot_tf.data import SkipReport
+from spot_tf.data import demo
 from spot_tf.data import make_dataset
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", "demo", "The --dataset value to read.")
 flags.DEFINE_list("image_size", ["96", "224"], "Output sizes to measure.")
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
-flags.DEFINE_integer("steps", 50, "Batches timed per row, after the warm-up.")
+flags.DEFINE_integer("steps", 50, "Batches timed per measurement, after the warm-up.")
 flags.DEFINE_integer("warmup", 5, "Batches read before timing (fills the buffers).")
 flags.DEFINE_string("split", "unsupervised", "Split to read.")
 flags.DEFINE_string("cache_dir", None, "Demo cache root.")
 flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+flags.DEFINE_enum("decode", "both", ["fused", "full", "both"],
+                  "Training decode: of the JPEG crop only, of whole images, or both in turn.")
+flags.DEFINE_integer("repeats", 1, "Rows per size (machines shared with others vary).")
+flags.DEFINE_integer("make_imagenet_like", 0,
+                     "First write this many ImageNet-like JPEGs into the folder --dataset names.")
+
+# (width, height) of the JPEGs written; 3 in 4 landscape, as in ImageNet.
+IMAGENET_SIZES = ((500, 375), (500, 375), (500, 375), (375, 500))
+IMAGENET_QUALITY = 90
+MIN_AREA = 0.5  # Of the largest box of the output's aspect that fits in the photo.
 
 
-def images_per_second(image_size, training, skip_report):
+def _random_box(photo_size, aspect, rng):
+    """A random (left, top, right, bottom) box of width / height ``aspect`` inside the photo."""
+    width, height = photo_size
+    box_width = min(width, height * aspect) * rng.uniform(MIN_AREA, 1.0) ** 0.5
+    box_height = box_width / aspect
+    left, top = rng.uniform(0, width - box_width), rng.uniform(0, height - box_height)
+    return left, top, left + box_width, top + box_height
+
+
+def make_imagenet_like(directory, count, seed=0):
+    """Writes ``count`` ImageNet-like JPEGs as ``directory/train/<class>/*.JPEG``.
+
+    Args:
+      directory: a folder that does not exist or is empty.
+      count: how many images; the photos take turns, so there are min(count, 8) classes.
+      seed: the boxes' and sizes' draws.
+
+    Returns:
+      The paths written.
+    """
+    if os.path.isdir(directory) and os.listdir(directory):
+        raise app.UsageError(f"--make_imagenet_like writes into a new or empty folder; {directory} "
+                             "is not empty (leave the option out to read it).")
+    rng = random.Random(seed)
+    photos = demo.load_photos()
+    paths = []
+    for i in range(count):
+        name, photo = photos[i % len(photos)]
+        width, height = rng.choice(IMAGENET_SIZES)
+        box = _random_box(photo.size, width / height, rng)
+        path = os.path.join(directory, "train", name, f"{name}_{i:05d}.JPEG")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        photo.resize((width, height), Image.LANCZOS, box=box).save(path, quality=IMAGENET_QUALITY)
+        paths.append(path)
+    return paths
+
+
+def measure(image_size, training, fused_decode, skip_report):
+    """(images per second, process CPU milliseconds per image) over --steps batches."""
     dataset = make_dataset(FLAGS.dataset, FLAGS.split, image_size, FLAGS.batch_size,
                            training=training, tfds_data_dir=FLAGS.tfds_data_dir,
-                           cache_dir=FLAGS.cache_dir, repeat=True, skip_report=skip_report)
+                           cache_dir=FLAGS.cache_dir, repeat=True, skip_report=skip_report,
+                           fused_decode=fused_decode)
     batches = iter(dataset)
     for _ in range(FLAGS.warmup):
         next(batches)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     images = sum(int(next(batches).shape[0]) for _ in range(FLAGS.steps))
-    return images / (time.perf_counter() - start)
+    return (images / (time.perf_counter() - start),
+            (time.process_time() - cpu_start) * 1000 / images)
+
+
+def _train_measures(image_size, repeat, skip_report):
+    """{"fused": measure(...), "full": measure(...)} of the training decodes --decode asks for."""
+    paths = {"fused": ["fused"], "full": ["full"], "both": ["fused", "full"]}[FLAGS.decode]
+    if repeat % 2:  # Alternate which runs first.
+        paths.reverse()
+    return {path: measure(image_size, True, path == "fused", skip_report) for path in paths}
+
+
+def _cell(value, width, digits=0):
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def _span(values):
+    return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+
+
+# Columns: (title, width, digits).
+_COLUMNS = (("size", 4, 0), ("repeat", 6, 0), ("fused img/s", 11, 0), ("full img/s", 10, 0),
+            ("fused/full", 10, 2), ("fused CPU ms", 12, 3), ("full CPU ms", 11, 3),
+            ("full/fused CPU", 14, 2), ("test img/s", 10, 0))
+
+
+def _row(values):
+    return " | ".join(_cell(value, width, digits)
+                      for value, (_, width, digits) in zip(values, _COLUMNS))
 
 
 def main(argv):
     del argv
+    if FLAGS.make_imagenet_like:
+        if FLAGS.dataset == "demo":
+            raise app.UsageError("--make_imagenet_like needs --dataset=<folder to write>.")
+        paths = make_imagenet_like(FLAGS.dataset, FLAGS.make_imagenet_like)
+        size = sum(os.path.getsize(path) for path in paths) / len(paths) / 1024
+        print(f"wrote {len(paths)} JPEGs ({size:.0f} KiB on average) into {FLAGS.dataset}")
     print(f"dataset={FLAGS.dataset} split={FLAGS.split} batch={FLAGS.batch_size} "
-          f"steps={FLAGS.steps}")
-    print(f"{'size':>5} | {'train img/s':>11} | {'test img/s':>10}")
+          f"steps={FLAGS.steps} decode={FLAGS.decode}; CPU ms = process CPU time per image")
+    print(" | ".join(f"{title:>{width}}" for title, width, _ in _COLUMNS))
     report = SkipReport()
+    ratios = {}  # Size -> [(fused/full img/s, full/fused CPU)].
     for size in map(int, FLAGS.image_size):
-        print(f"{size:>5} | {images_per_second(size, True, report):>11.0f} | "
-              f"{images_per_second(size, False, report):>10.0f}", flush=True)
+        for repeat in range(FLAGS.repeats):
+            train = _train_measures(size, repeat, report)
+            (fused_rate, fused_cpu), (full_rate, full_cpu) = (
+                train.get(path, (None, None)) for path in ("fused", "full"))
+            rate_ratio = cpu_ratio = None
+            if len(train) == 2:
+                rate_ratio, cpu_ratio = fused_rate / full_rate, full_cpu / fused_cpu
+                ratios.setdefault(size, []).append((rate_ratio, cpu_ratio))
+            test_rate, _ = measure(size, False, False, report)
+            print(_row((size, repeat + 1, fused_rate, full_rate, rate_ratio, fused_cpu, full_cpu,
+                        cpu_ratio, test_rate)), flush=True)
+    for size, pairs in ratios.items():
+        rates, cpus = zip(*pairs)
+        print(f"size {size}: fused/full img/s {_span(rates)}, full/fused CPU {_span(cpus)}")
     print(report.summary())  # Skipped images are not counted as read.
 
 

@@ -12,6 +12,7 @@ from spot_tf.data import SkipReport
 from spot_tf.data import describe_dataset
 from spot_tf.data import make_dataset
 from spot_tf.errors import SettingError
+from test_data_decode import noise_jpeg
 from test_data_image_folder import make_image_folder
 from test_data_imagenet_tfrecord import cut_in_half
 from test_data_imagenet_tfrecord import jpeg
@@ -172,3 +173,28 @@ def test_skips_are_counted_per_file_across_epochs(mixed_records):
     assert report.per_file() == {os.path.join(mixed_records, "train-00002-of-00003"): 1,
                                  os.path.join(mixed_records, "train-00003-of-00003"): 2}
     assert report.total == 3 and report.summary().startswith("3 images skipped")
+
+
+def test_fused_decode_gives_the_same_training_images(tmp_path):
+    write_records(tmp_path / "train-00000-of-00001", [
+        raw_example(noise_jpeg(height=40 + 7 * i, width=90 - 5 * i), i + 1) for i in range(8)])
+
+    def images(fused):
+        # One shard and a seeded shuffle: each image gets the same example seed in both runs.
+        dataset = make_dataset(str(tmp_path), "train", SIZE, 4, training=True, repeat=False,
+                               seed=3, fused_decode=fused)
+        return sorted(image.tobytes() for batch in dataset for image in batch.numpy())
+
+    fused = images(True)
+    assert len(fused) == 8 and fused == images(False)
+
+
+def test_fused_decode_reads_png_and_skips_what_does_not_decode(mixed_records):
+    cut_short = os.path.join(mixed_records, "train-00003-of-00003")
+    write_records(cut_short, [raw_example(noise_jpeg()[:-100], 7)])
+    report = SkipReport()
+    dataset = make_dataset(mixed_records, "train", SIZE, 1, training=True, repeat=False,
+                           with_labels=True, skip_report=report, fused_decode=True)
+    assert _labels(dataset) == [0, 1, 2, 3, 4]  # 4 is the PNG.
+    assert report.per_file() == {os.path.join(mixed_records, "train-00002-of-00003"): 1,
+                                 cut_short: 1}

@@ -57,3 +57,33 @@ def test_color_augment_changes_colours_but_not_grey_saturation():
     # Saturation leaves grey grey; brightness shifts all channels by the same delta (<= 32/255).
     np.testing.assert_allclose(out.numpy()[..., 0], out.numpy()[..., 2], atol=1e-6)
     assert abs(float(out[0, 0, 0]) - 0.5) <= 32 / 255 + 1e-6
+
+
+def test_crop_window_comes_from_the_shape_and_seed_alone():
+    """The box the fused decode reads: the reference area and aspect ranges, same seed same box."""
+    height, width = 375, 500
+    boxes = set()
+    for i in range(50):
+        seed = tf.constant([1, i], tf.int64)
+        begin, size = (t.numpy().tolist() for t in preprocessing.train_crop_window(
+            tf.constant([height, width, 3]), preprocessing.train_seeds(seed)))
+        again = preprocessing.train_crop_window(tf.constant([height, width, 3]),
+                                                preprocessing.train_seeds(seed))
+        assert [t.numpy().tolist() for t in again] == [begin, size]
+        (top, left, _), (h, w, _) = begin, size
+        assert 0 <= top and top + h <= height and 0 <= left and left + w <= width
+        assert preprocessing.AREA_RANGE[0] <= h * w / (height * width) <= 1.0
+        # Whole pixels round the aspect ratio, and a draw that fails takes the whole image (4:3).
+        assert preprocessing.ASPECT_RATIO_RANGE[0] - 0.01 <= w / h <= 4 / 3
+        boxes.add((top, left, h, w))
+    assert len(boxes) > 45
+
+
+def test_train_is_the_augmentation_of_the_window():
+    image = _image(60, 50)
+    seeds = preprocessing.train_seeds(tf.constant([4, 2], tf.int64))
+    begin, size = preprocessing.train_crop_window(tf.shape(image), seeds)
+    crop = tf.slice(image, begin, size)
+    np.testing.assert_array_equal(
+        preprocessing.preprocess_train(image, SIZE, tf.constant([4, 2], tf.int64)).numpy(),
+        preprocessing.augment_train_crop(crop, SIZE, seeds).numpy())

@@ -74,6 +74,16 @@ def test_split_without_an_image_that_decodes_is_fatal(rows, counts):
             _kept(rows, report)
 
 
+def test_the_image_that_shows_a_split_barren_is_counted():
+    report = skips.SkipReport()
+    rows = [(False, "a", "a:0", "", False), (False, "a", "a:1", "", False), END]
+    # The marker overtakes the last image, which completes the pass and so raises the error.
+    with pytest.raises(SettingError, match=r"\(2 records read, 2 skipped\)"):
+        with report.raise_setting_errors():
+            _kept(rows, report, order=[0, 2, 1])
+    assert report.per_file() == {"a": 2}
+
+
 def test_repeated_barren_split_fails_instead_of_looping():
     report = skips.SkipReport()
     stream = skips.drop_skipped(_elements([(False, "a", "a:0", "", False), END], repeat=True),

@@ -69,3 +69,13 @@ def test_updates_skipped_without_end_stop_the_phase_with_an_error(tmp_path, demo
     with pytest.raises(UpdatesSkippedError, match="30 updates in a row skipped at step 0: .* no checkpoint was "):
         fit_phase(settings, tf.distribute.get_strategy(), trainer, "autoencoder", 4, summaries)
     assert _steps(tmp_path / "autoencoder") == []
+
+
+def test_the_data_settings_reach_the_training_pipeline(tmp_path, monkeypatch):
+    from spot_tf.settings import RunSettings
+    from spot_tf.training import fit_loop
+    seen = {}
+    monkeypatch.setattr(fit_loop.spot_data, "make_dataset", lambda *args, **kwargs: seen.update(kwargs) or args)
+    settings = RunSettings.from_flat(str(tmp_path), {"fused_decode": True, "strict_decode": True, "seed": 3})
+    fit_loop.train_dataset(settings, tf.distribute.get_strategy(), 5, skip_report=None)
+    assert seen["fused_decode"] is True and seen["strict_decode"] is True and seen["seed"] == 8

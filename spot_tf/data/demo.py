@@ -77,7 +77,8 @@ def _mismatch(directory):
     return None
 
 
-def _load_photos():
+def load_photos():
+    """The bundled photos as ``[(class name, RGB PIL image)]``, in the order of PHOTOS."""
     photo_dir = os.path.dirname(skimage.data.__file__)
     photos = {name: os.path.join(photo_dir, file_name) for name, file_name in PHOTOS.items()}
     missing = [path for path in photos.values() if not os.path.exists(path)]
@@ -98,7 +99,7 @@ def _crop_boxes(photo, rng):
 def _write(directory, seed=0):
     """Writes the shards, labels.txt and the manifest that lists them into ``directory``."""
     rng = random.Random(seed)
-    photos = _load_photos()
+    photos = load_photos()
     crops = {split: [] for split in SHARDS}
     for label, (name, photo) in enumerate(photos):
         for i, box in enumerate(_crop_boxes(photo, rng)):

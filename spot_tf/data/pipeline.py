@@ -74,7 +74,7 @@ def _per_replica_batch(batch_size, input_context):
 
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
-                 repeat=None, shuffle_buffer=1024, skip_report=None):
+                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
     Args:
@@ -97,6 +97,9 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
       skip_report: a ``SkipReport`` that counts what is skipped (one is made if None). A fatal fault
         (see skips.py; a split with no image that decodes always is) stops the iteration with an
         InvalidArgumentError; ``skip_report.raise_setting_errors()`` raises its SettingError instead.
+      fused_decode: in training, decode only the crop of a JPEG: the same pixels as decoding it
+        whole and cropping, but no faster on ImageNet-size JPEGs, and a JPEG corrupt in its scan
+        data is used instead of skipped (see decode.py).
 
     Returns:
       A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] (or ``(images, labels)``).
@@ -117,12 +120,16 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
 
     def process(index, element):
         record, end = element
-        image, decoded = decode.decode_image(record["encoded"])
         if training:
             # Stateless per-example seed: (run seed and pipeline, position in this pipeline's stream).
-            example_seed = tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index])
-            image = preprocessing.preprocess_train(image, image_size, example_seed)
+            seeds = preprocessing.train_seeds(
+                tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index]))
+            crop, decoded = decode.decode_crop(
+                record["encoded"], lambda shape: preprocessing.train_crop_window(shape, seeds),
+                fused=fused_decode)
+            image = preprocessing.augment_train_crop(crop, image_size, seeds)
         else:
+            image, decoded = decode.decode_image(record["encoded"])
             image = preprocessing.preprocess_test(image, image_size)
         # Not the encoded bytes: what follows needs only the image and where it came from.
         return {"image": image, "label": record["label"], "decoded": decoded, "end": end,

@@ -5,8 +5,12 @@ left-right flip, colour augmentation (brightness and saturation in random order)
 Test: central 85% crop, bilinear resize, scale to [-1, 1].
 
 Every random choice is drawn from a stateless op keyed by a per-example ``seed`` (shape [2]), so the
-same seed always gives the same image and different seeds give independent draws.
+same seed always gives the same image and different seeds give independent draws. The crop box is
+drawn from the image's shape alone (``train_crop_window``), apart from the rest of the augmentation
+(``augment_train_crop``), so that the decoder can read the crop alone.
 """
+
+import collections
 
 import tensorflow as tf
 
@@ -34,18 +38,36 @@ def _coin(seed):
     return tf.random.stateless_uniform([], seed) > 0.5
 
 
-def random_crop_and_resize(image, image_size, seed):
-    """Distorted-bounding-box crop of the whole image, then bilinear or bicubic resize (p=0.5)."""
-    box_seed, resize_seed = tf.unstack(tf.random.split(seed, 2))
+# One seed per random choice of the training augmentation.
+TrainSeeds = collections.namedtuple("TrainSeeds", ["box", "resize", "flip", "color"])
+
+
+def train_seeds(seed):
+    """Splits a per-example seed (int32/int64 [2]) into the ``TrainSeeds`` of its augmentation."""
+    crop_seed, flip_seed, color_seed = tf.unstack(tf.random.split(seed, 3))
+    box_seed, resize_seed = tf.unstack(tf.random.split(crop_seed, 2))
+    return TrainSeeds(box_seed, resize_seed, flip_seed, color_seed)
+
+
+def train_crop_window(image_shape, seeds):
+    """The training crop, a sample-distorted bounding box of the whole image.
+
+    Drawn from the image's shape alone, so that a JPEG's crop can be decoded without the rest of it
+    (see decode.py).
+
+    Args:
+      image_shape: int32 [3], the image's [H, W, 3].
+      seeds: the example's ``train_seeds``.
+
+    Returns:
+      ``(begin, size)`` for ``tf.slice``.
+    """
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), bounding_boxes=[[[0.0, 0.0, 1.0, 1.0]]], seed=box_seed,
+        image_shape, bounding_boxes=[[[0.0, 0.0, 1.0, 1.0]]], seed=seeds.box,
         min_object_covered=0.1,  # TF1's default; the area range is the tighter bound here.
         aspect_ratio_range=ASPECT_RATIO_RANGE, area_range=AREA_RANGE,
         use_image_if_no_bounding_boxes=True)
-    image = tf.slice(image, begin, size)
-    return tf.cond(_coin(resize_seed),
-                   lambda: _resize_tf1(image, image_size, "bilinear"),
-                   lambda: _resize_tf1(image, image_size, "bicubic"))
+    return begin, size
 
 
 def color_augment(image, seed):
@@ -68,6 +90,24 @@ def to_signed_range(image):
     return tf.clip_by_value(image * 2.0 - 1.0, -1.0, 1.0)
 
 
+def augment_train_crop(crop, image_size, seeds):
+    """The training augmentation after the crop -> float32 [S, S, 3] in [-1, 1].
+
+    Bilinear or bicubic resize at random, random left-right flip, colour augmentation.
+
+    Args:
+      crop: uint8 [h, w, 3], the ``train_crop_window`` of the image for the same ``seeds``.
+      image_size: output side S (int).
+      seeds: the example's ``train_seeds``.
+    """
+    image = tf.cond(_coin(seeds.resize),
+                    lambda: _resize_tf1(crop, image_size, "bilinear"),
+                    lambda: _resize_tf1(crop, image_size, "bicubic"))
+    image = tf.image.stateless_random_flip_left_right(image, seeds.flip)
+    image = color_augment(image / 255.0, seeds.color)
+    return to_signed_range(image)
+
+
 def preprocess_train(image, image_size, seed):
     """Training augmentation of one uint8 HWC RGB image -> float32 [S, S, 3] in [-1, 1].
 
@@ -76,11 +116,9 @@ def preprocess_train(image, image_size, seed):
       image_size: output side S (int).
       seed: int32/int64 tensor of shape [2], the per-example stateless seed.
     """
-    crop_seed, flip_seed, color_seed = tf.unstack(tf.random.split(seed, 3))
-    image = random_crop_and_resize(image, image_size, crop_seed)
-    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-    image = color_augment(image / 255.0, color_seed)
-    return to_signed_range(image)
+    seeds = train_seeds(seed)
+    begin, size = train_crop_window(tf.shape(image), seeds)
+    return augment_train_crop(tf.slice(image, begin, size), image_size, seeds)
 
 
 def preprocess_test(image, image_size):

@@ -136,20 +136,19 @@ class SkipReport:
           False (the element is dropped), or raises the SettingError of a fatal fault.
         """
         file, origin, fault = (t.numpy().decode("utf-8", "replace") for t in (file, origin, fault))
+        end = bool(end)
+        # Noted first: this element may be the one that shows the split to be barren.
+        if fault:
+            self._cut_short(spec, split, file, fault)
+        elif not end:
+            self._skip(spec, split, file, origin)
         if bool(barren):
             read = int(read)
             self._fail(spec, f"split {split!r} has no image that decodes ({read} records read, "
                              f"{read} skipped)")
-        if bool(end):
-            return False
-        if fault:
-            self._cut_short(spec, split, file, fault)
-            if strict:
-                self._fail(spec, f"shard {file} is truncated or corrupt ({fault})")
-            return False
-        self._skip(spec, split, file, origin)
-        if strict:
-            self._fail(spec, f"image {origin} does not decode (strict_decode is on)")
+        if strict and not end:
+            self._fail(spec, f"shard {file} is truncated or corrupt ({fault})" if fault
+                       else f"image {origin} does not decode (strict_decode is on)")
         return False
 
 

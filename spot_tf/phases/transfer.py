@@ -41,7 +41,7 @@ def _labelled(settings, split, training, skips, batch_size):
     return spot_data.make_dataset(data.dataset, split, settings.eval_image_size, batch_size,
                                   training=training, seed=settings.training.seed, tfds_data_dir=data.tfds_data_dir,
                                   cache_dir=data.data_cache_dir, with_labels=True, strict_decode=data.strict_decode,
-                                  skip_report=skips)
+                                  skip_report=skips, fused_decode=data.fused_decode)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ def train_dataset(settings, strategy, start_step, skip_report):
             data.dataset, "unsupervised", settings.model.image_size, settings.training.batch_size, training=True,
             seed=settings.training.seed + start_step, tfds_data_dir=data.tfds_data_dir,
             cache_dir=data.data_cache_dir, input_context=input_context, strict_decode=data.strict_decode,
-            skip_report=skip_report)
+            skip_report=skip_report, fused_decode=data.fused_decode)
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 

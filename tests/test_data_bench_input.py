@@ -1,0 +1,44 @@
+"""Tests of benchmarks/bench_input.py: the ImageNet-like JPEGs it writes and its table."""
+
+import os
+import subprocess
+import sys
+
+from PIL import Image
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                     "bench_input.py")
+# libjpeg's luminance DC quantizer, 16, scaled for quality 90.
+QUALITY_90_DC = 3
+
+
+def _bench(*flags):
+    # A process of its own: the benchmark defines absl flags that the library's may collide with.
+    return subprocess.run([sys.executable, BENCH, *flags], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_make_imagenet_like_writes_the_jpegs_then_measures_both_decodes(tmp_path):
+    folder = str(tmp_path / "imagenet_like")
+    flags = [f"--dataset={folder}", "--make_imagenet_like=6", "--split=train", "--image_size=32",
+             "--batch_size=2", "--steps=1", "--warmup=0"]
+    run = _bench(*flags)
+    assert run.returncode == 0, run.stderr
+    paths = [os.path.join(root, name) for root, _, names in os.walk(folder) for name in names]
+    assert len(paths) == 6 and all(path.endswith(".JPEG") for path in paths)
+    assert len({os.path.basename(os.path.dirname(path)) for path in paths}) == 6  # Classes.
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and image.mode == "RGB"
+            assert sorted(image.size) == [375, 500]
+            assert image.quantization[0][0] == QUALITY_90_DC
+    row = [line for line in run.stdout.splitlines() if line.split("|")[0].strip() == "32"]
+    assert len(row) == 1
+    fused, full, ratio = (float(cell) for cell in row[0].split("|")[2:5])
+    # The table rounds the rates to whole images per second and the ratio to hundredths.
+    assert fused > 0 and full > 0
+    assert abs(ratio - fused / full) <= 0.005 + ratio * (0.5 / fused + 0.5 / full)
+    assert "0 images skipped" in run.stdout
+    # The folder is no longer empty: it is not written again.
+    again = _bench(*flags)
+    assert again.returncode != 0 and "is not empty" in again.stderr
