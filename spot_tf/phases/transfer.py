@@ -21,6 +21,9 @@ from spot_tf.transfer.feature_source import RANDOM
 from spot_tf.transfer.finetune import FINETUNE_BATCH_SIZE, FINETUNE_STEPS
 from spot_tf.transfer.run_report import write_run_report
 
+# The linear probes' length when eval_steps is 0 (deepcluster's eval_linear).
+PROBE_EPOCHS = 90
+
 
 def export(settings, info, strategy=None):
     """The discriminator of model_dir/spot as a SavedModel in `export_dir` (default model_dir/export)."""
@@ -30,10 +33,6 @@ def export(settings, info, strategy=None):
                                                        use_ema=use_ema, setting="model_dir")
         path = export_saved_model(model.discriminator, export_dir(settings), settings.model.image_size)
     logging.info("exported conv_1..conv_5 (from %s%s) to %s", prefix, ", EMA weights" if use_ema else "", path)
-
-
-# The linear probes' length when eval_steps is 0 (deepcluster's eval_linear).
-PROBE_EPOCHS = 90
 
 
 def _labelled(settings, split, training, skips, batch_size):

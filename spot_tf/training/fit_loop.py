@@ -5,7 +5,6 @@ trains the remaining steps on data offset by the resumed step, so it draws what 
 would have. The step counts applied updates: a phase trains until it has applied its steps, however
 many updates fp16 loss scaling skipped on the way.
 """
-import os
 import shutil
 import tempfile
 
@@ -16,7 +15,7 @@ from spot_tf import data as spot_data
 from spot_tf.run import interruption
 from spot_tf.run.checkpoint_files import newest_readable, remove_temp_leftovers
 from spot_tf.run.distribution import is_chief, scalar_value
-from spot_tf.run.folder import CHECKPOINT_NAME, logs_dir
+from spot_tf.run.folder import CHECKPOINT_NAME, logs_dir, phase_dir
 from spot_tf.training import callbacks as cb
 from spot_tf.training.skipped_updates import SkippedUpdates
 
@@ -93,7 +92,7 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
         The global step reached. Raises TrainingDivergedError (the last good checkpoint kept), or its
         UpdatesSkippedError when fp16 loss scaling skips updates without end.
     """
-    directory = os.path.join(settings.model_dir, phase)
+    directory = phase_dir(settings.model_dir, phase)
     training = settings.training
     chief = is_chief(strategy)
     if chief:
