@@ -164,8 +164,9 @@ class RunSettings:
 
     def validate(self):
         """Checks every rule; raises SettingError naming the first setting at fault. Returns self."""
+        values = self.flat()
         for name, (_, field) in setting_fields().items():
-            _check_field(field, self.flat()[name])
+            _check_field(field, values[name])
         model = self.model
         if model.image_size % (2 ** model.ae_depth):
             raise SettingError("image_size", model.image_size,
