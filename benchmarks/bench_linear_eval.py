@@ -1,13 +1,13 @@
 """Linear-probe training throughput against a forward pass of the frozen discriminator alone.
 
-    python benchmarks/bench_linear_eval.py --image_size=227 --batch_size=64 --steps=10
+    python benchmarks/bench_linear_eval.py --protocol=splitbrain --batch_size=64 --steps=10
 
 Both run in the same process on the same random batch, alternating (forward, probes, forward,
-probes, ...) so that a machine shared with others disturbs them alike. The probe step is the one
-`run_linear_eval` trains with (`make_probe_step`: one forward pass of the frozen network feeding the
-five pooled linear heads, their backward pass and the SGD update). The goal is a probe-training rate
-of at least 0.85 of the forward-only rate: the heads should cost little next to the network.
-Prints a table, then `ratio=`.
+probes, ...) so that a machine shared with others disturbs them alike. The probes train as
+linear_eval trains them: `fit()` of the protocol's ProbeTrainer (one forward pass of the frozen
+network feeding the five heads, their backward pass and the SGD update). The goal is a
+probe-training rate of at least 0.85 of the forward-only rate: the heads should cost little next to
+the network. Prints a table, then `ratio=`.
 """
 import time
 
@@ -15,7 +15,8 @@ import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("image_size", 227, "Input size of the probes (the protocols' 227 / 224).")
+flags.DEFINE_enum("protocol", "splitbrain", ["splitbrain", "deepcluster"], "The probes' protocol (heads, SGD).")
+flags.DEFINE_integer("image_size", 0, "Input size of the probes (0 = the protocol's 227 / 224).")
 flags.DEFINE_integer("train_size", 96, "The discriminator's training size (its heads; features take any size).")
 flags.DEFINE_integer("batch_size", 64, "Images per step.")
 flags.DEFINE_integer("num_classes", 1000, "Classes of the probes' heads.")
@@ -26,9 +27,7 @@ flags.DEFINE_integer("rounds", 3, "Alternations of the two measurements; the bes
 
 def _time(fn, steps):
     start = time.perf_counter()
-    for _ in range(steps):
-        out = fn()
-    np.asarray(next(iter(out.values())))  # block on the last step's result
+    fn(steps)
     return (time.perf_counter() - start) / steps
 
 
@@ -37,32 +36,42 @@ def main(argv):
     import keras
     import tensorflow as tf
     from spot_tf.models import Discriminator
-    from spot_tf.transfer import LinearProbe, features_of
-    from spot_tf.transfer.linear_probe import make_probe_step
+    from spot_tf.training.builders import build_probe_trainer
+    from spot_tf.training.probe_protocols import IMAGENET_TRAIN_IMAGES, PROTOCOLS
+    from spot_tf.transfer import features_of
 
+    protocol = PROTOCOLS[FLAGS.protocol]
+    image_size = FLAGS.image_size or protocol.image_size
     keras.utils.set_random_seed(0)
     discriminator = Discriminator(FLAGS.train_size)
     discriminator.build()
     feature_fn = features_of(discriminator)
-    images = tf.random.uniform((FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3), -1.0, 1.0, seed=1)
+    images = tf.random.uniform((FLAGS.batch_size, image_size, image_size, 3), -1.0, 1.0, seed=1)
     labels = tf.random.uniform((FLAGS.batch_size,), 0, FLAGS.num_classes, tf.int32, seed=2)
+    batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    trainer = build_probe_trainer(feature_fn, protocol, FLAGS.num_classes, image_size, IMAGENET_TRAIN_IMAGES,
+                                  FLAGS.batch_size)
     forward = tf.function(lambda x: feature_fn(x))
-    shapes = {name: tuple(value.shape[1:]) for name, value in forward(images[:1]).items()}
-    probe = LinearProbe(shapes, FLAGS.num_classes)
-    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-    optimizer.build(probe.trainable_variables)
-    train_step, _ = make_probe_step(feature_fn, probe, optimizer, weight_decay=1e-4)
-    runs = {"forward only": lambda: forward(images), "probe training": lambda: train_step(images, labels)}
+
+    def forward_steps(steps):
+        for x, _ in batches.take(steps):
+            out = forward(x)
+        np.asarray(out["conv_5"])  # block on the last step's result
+
+    def probe_steps(steps):
+        trainer.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
+
+    runs = {"forward only": forward_steps, "probe training": probe_steps}
     for fn in runs.values():
-        _time(fn, FLAGS.warmup)
+        fn(FLAGS.warmup)
     best = {name: float("inf") for name in runs}
     for _ in range(FLAGS.rounds):
         for name, fn in runs.items():
             best[name] = min(best[name], _time(fn, FLAGS.steps))
     rates = {name: FLAGS.batch_size / seconds for name, seconds in best.items()}
     ratio = rates["probe training"] / rates["forward only"]
-    print(f"image size {FLAGS.image_size}, batch {FLAGS.batch_size}, {FLAGS.num_classes} classes, "
-          f"pooled grids {', '.join(f'{k} {v[0]}x{v[1]}' for k, v in probe.grids.items())}")
+    print(f"{FLAGS.protocol} probes, image size {image_size}, batch {FLAGS.batch_size}, {FLAGS.num_classes} classes, "
+          f"grids {', '.join(f'{k} {v[0]}x{v[1]}' for k, v in trainer.model.grids.items())}")
     print(f"{'run':>16} | {'step_s':>8} | {'img/s':>8}")
     for name in runs:
         print(f"{name:>16} | {best[name]:8.3f} | {rates[name]:8.1f}")

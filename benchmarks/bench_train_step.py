@@ -11,10 +11,25 @@ forward, both losses, gradients, optimizer applies, weight average, metrics.
 
 FLOPs per step are counted analytically from the static shapes of the convolutions (forward,
 input and filter backprops) and matmuls in the graph of the traced train_step, over the ops the
-step's outputs and updates depend on (element-wise ops are not counted). The TF profiler's
-float_operation counter is not used: on a TF2 FuncGraph it misses the forward convolutions and
-mis-sizes Conv2DBackpropFilter (it reported 6 PFLOP for one spot step). The matmul peak is a 4096^3 `tf.matmul` timed in this process, in float32 and
-bfloat16. Peak memory is `ru_maxrss` right after the timed steps.
+step's outputs and updates depend on (element-wise ops are not counted). They are counted on the
+float32 formulation of the step (a trainer built under the float32 policy), whatever the run's
+precision: the bf16 path computes some gradients as other ops (per-tap matmuls, a depthwise
+convolution), and the work credited to a step must not depend on how it is computed. The count
+includes the multiply-adds of SAME convolutions with their zero padding (the share is printed: about
+5% of a 96 px spot step, from the 6x6 and 12x12 maps). The TF profiler's float_operation counter is
+not used: on a TF2 FuncGraph it misses the forward convolutions and mis-sizes Conv2DBackpropFilter
+(it reported 6 PFLOP for one spot step).
+
+Two references, both timed in this process: the matmul peak, a 4096^3 `tf.matmul` in float32 and
+bfloat16 (on an AMD EPYC Zen 4 without AMX it reached about 97% of the cores' float32 FMA peak and
+87% of their bf16 dot-product peak; the best bf16 convolutions of the step run faster than it),
+and the shape-matched matmul rate: every convolution and matmul of the step timed as one `tf.matmul`
+of its own GEMM shape (M = output pixels, K = kernel taps x input channels, N = output channels;
+forward, input-gradient and weight-gradient orientation; M capped at 65536 rows) in the run's
+dtype. The square 4096^3 matmul is not the size of the model's convolutions (K is 27..4608 and N
+1..512 here); the shape-matched rate is what oneDNN's matmul reaches on the step's own shapes,
+i.e. what the convolutions could reach if each ran as fast as a plain matmul of its size. Peak
+memory is `ru_maxrss` right after the timed steps.
 
 The last line printed is `img_per_s=<number>`.
 """
@@ -39,6 +54,7 @@ flags.DEFINE_bool("xla", False, "compile(jit_compile=True), as --xla of train_sp
 flags.DEFINE_string("generator_loss", "code", "Repair-network loss variant (spot phase).")
 flags.DEFINE_bool("count_flops", True, "Count the step's FLOPs from the traced graph.")
 flags.DEFINE_bool("matmul_peak", True, "Measure the fp32 / bf16 matmul peak of this machine.")
+flags.DEFINE_bool("shape_peak", True, "Time the step's convolutions and matmuls as tf.matmul of their GEMM shapes.")
 
 
 def build_trainer(settings, phase):
@@ -73,10 +89,9 @@ def _op_flops(op):
     return 0
 
 
-def step_flops(trainer, images):
-    """FLOPs of one train_step: convolutions (forward and both backprops) and matmuls of the traced
-    train_step graph, counted analytically from their static shapes, over the ops the step's outputs
-    and side effects depend on (gradients nobody uses are pruned, as at run time)."""
+def step_ops(trainer, images):
+    """The ops of the traced train_step that its outputs and side effects depend on (gradients nobody
+    uses are pruned, as at run time)."""
     import tensorflow as tf
     spec = tf.TensorSpec(images.shape, images.dtype)
     graph = tf.function(trainer.train_step).get_concrete_function(spec).graph
@@ -88,7 +103,103 @@ def step_flops(trainer, images):
         seen.add(op.name)
         todo.extend(t.op for t in op.inputs)
         todo.extend(op.control_inputs)
-    return sum(_op_flops(graph.get_operation_by_name(name)) for name in seen)
+    return [graph.get_operation_by_name(name) for name in seen]
+
+
+def step_flops(trainer, images):
+    """FLOPs of one train_step: convolutions (forward and both backprops) and matmuls of the traced
+    train_step graph, counted analytically from their static shapes."""
+    return sum(_op_flops(op) for op in step_ops(trainer, images))
+
+
+def _forward_conv(op):
+    """(output shape, kernel shape, strides, padding) of the forward convolution behind a conv op."""
+    if op.type == "Conv2D":
+        out, kernel = op.outputs[0], op.inputs[1]
+    elif op.type == "Conv2DBackpropInput":
+        out, kernel = op.inputs[2], op.inputs[1]
+    else:
+        out, kernel = op.inputs[2], op.outputs[0]
+    return out.shape.as_list(), kernel.shape.as_list(), op.get_attr("strides"), op.get_attr("padding")
+
+
+def padding_share(ops):
+    """Share of the counted convolution FLOPs that multiply SAME padding zeros."""
+    def taps_inside(size_out, kernel, stride, size_in):
+        pad = max((size_out - 1) * stride + kernel - size_in, 0) // 2
+        return sum(sum(0 <= o * stride - pad + k < size_in for k in range(kernel)) for o in range(size_out))
+    total = padding = 0
+    for op in ops:
+        flops = _op_flops(op)
+        if not flops or op.type not in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
+            continue
+        total += flops
+        out, kernel, strides, pad_mode = _forward_conv(op)
+        if pad_mode != b"SAME" and pad_mode != "SAME":
+            continue
+        source = op.inputs[0] if op.type != "Conv2DBackpropInput" else op.outputs[0]
+        inside = 1.0
+        for axis in (1, 2):
+            size_in = source.shape[axis]
+            inside *= taps_inside(out[axis], kernel[axis - 1], strides[axis], size_in) / (out[axis] * kernel[axis - 1])
+        padding += flops * (1.0 - inside)
+    return padding / total if total else 0.0
+
+
+def _gemm(op):
+    """(M, K, N, orientation) of the matmul that does a conv or matmul op's multiply-adds, or None."""
+    if op.type in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
+        out, kernel, _, _ = _forward_conv(op)
+        if None in out or None in kernel:
+            return None
+        orientation = {"Conv2D": "forward", "Conv2DBackpropInput": "input_grad",
+                       "Conv2DBackpropFilter": "weight_grad"}[op.type]
+        return out[0] * out[1] * out[2], kernel[0] * kernel[1] * kernel[2], kernel[3], orientation
+    if op.type == "MatMul":
+        a, b = op.inputs[0].shape.as_list(), op.inputs[1].shape.as_list()
+        if None in a or None in b:
+            return None
+        m, k = (a[1], a[0]) if op.get_attr("transpose_a") else (a[0], a[1])
+        n = b[0] if op.get_attr("transpose_b") else b[1]
+        return m, k, n, "forward"
+    return None
+
+
+def shape_matched_rate(ops, dtype, max_rows=65536, reps=3):
+    """FLOP/s of `tf.matmul` in `dtype` on the GEMM shapes of the step's convolutions and matmuls.
+
+    Every op is timed as one matmul of its shape (forward [M,K]x[K,N], input gradient [M,N]x[N,K],
+    weight gradient [M,K]^T x [M,N]); M above `max_rows` is timed at `max_rows` and scaled. The
+    result is total FLOPs over total time, i.e. weighted like the step.
+    """
+    import tensorflow as tf
+    timed, total_flops, total_time = {}, 0.0, 0.0
+    for op in ops:
+        gemm = _gemm(op)
+        if gemm is None:
+            continue
+        m, k, n, orientation = gemm
+        rows = min(m, max_rows)
+        if gemm not in timed:
+            def operand(*shape):
+                return tf.cast(tf.random.normal(shape), dtype)
+            if orientation == "forward":
+                a, b, kwargs = operand(rows, k), operand(k, n), {}
+            elif orientation == "input_grad":
+                a, b, kwargs = operand(rows, n), operand(k, n), {"transpose_b": True}
+            else:
+                a, b, kwargs = operand(rows, k), operand(rows, n), {"transpose_a": True}
+            mm = tf.function(lambda x, y, kw=kwargs: tf.reduce_sum(tf.cast(tf.matmul(x, y, **kw)[:1, :1], tf.float32)))
+            mm(a, b).numpy()
+            best = float("inf")
+            for _ in range(reps):
+                start = time.perf_counter()
+                mm(a, b).numpy()
+                best = min(best, time.perf_counter() - start)
+            timed[gemm] = best * m / rows
+        total_flops += 2.0 * m * k * n
+        total_time += timed[gemm]
+    return total_flops / total_time if total_time else float("nan")
 
 
 def matmul_peak(dtype, n=4096, reps=6):
@@ -113,10 +224,11 @@ def main(argv):
     from spot_tf.run.precision import precision
     from spot_tf.settings import RunSettings
 
-    settings = RunSettings.from_flat(tempfile.mkdtemp(prefix="bench_train_step_"), dict(
+    settings_values = dict(
         image_size=FLAGS.image_size, ae_depth=FLAGS.ae_depth, batch_size=FLAGS.batch_size,
         mixed_precision=FLAGS.mixed_precision, xla=FLAGS.xla, generator_loss=FLAGS.generator_loss, ae_steps=1000,
-        spot_steps=1000)).validate()
+        spot_steps=1000)
+    settings = RunSettings.from_flat(tempfile.mkdtemp(prefix="bench_train_step_"), settings_values).validate()
     images = tf.constant(np.random.RandomState(0).uniform(
         -1, 1, (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)).astype(np.float32))
     iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
@@ -149,27 +261,41 @@ def main(argv):
 
     mean, best = float(np.mean(times)), float(np.min(times))
     img_per_s = FLAGS.batch_size / mean
-    flops = step_flops(trainer, images) if FLAGS.count_flops else None
+    flops = reference_ops = None
+    if FLAGS.count_flops or FLAGS.shape_peak:
+        # The float32 formulation of the same step (see the module doc): its FLOPs and GEMM shapes.
+        reference_settings = RunSettings.from_flat(tempfile.mkdtemp(prefix="bench_train_step_"), {
+            **settings_values, "mixed_precision": "none"}).validate()
+        with precision("none"):
+            reference_ops = step_ops(build_trainer(reference_settings, FLAGS.phase), images)
+        flops = sum(_op_flops(op) for op in reference_ops) if FLAGS.count_flops else None
     peaks = {}
     if FLAGS.matmul_peak:
         peaks = {"fp32": matmul_peak(tf.float32), "bf16": matmul_peak(tf.bfloat16)}
+    run_dtype = {"none": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}[FLAGS.mixed_precision]
+    shape_rate = shape_matched_rate(reference_ops, run_dtype) if FLAGS.shape_peak else None
 
     loss_key = "repair_loss" if FLAGS.phase == "spot" else "loss"
     print(f"threads: intra={tf.config.threading.get_intra_op_parallelism_threads()} "
           f"inter={tf.config.threading.get_inter_op_parallelism_threads()} cpus={os.cpu_count()}")
     if flops:
-        print(f"step FLOPs (conv/matmul shapes of the traced train_step graph): {flops / 1e9:.1f} GFLOP")
+        print(f"step FLOPs (conv/matmul shapes of the float32 train_step graph): {flops / 1e9:.1f} GFLOP, "
+              f"{100 * padding_share(reference_ops):.1f}% of them on SAME padding zeros")
     if peaks:
         print(f"matmul peak (4096^3 tf.matmul, this run): fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, "
               f"bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
+    if shape_rate:
+        print(f"shape-matched matmul rate (the step's conv/matmul GEMM shapes as tf.matmul in {run_dtype.name}, "
+              f"this run): {shape_rate / 1e9:.0f} GFLOP/s")
     header = ("phase", "precision", "xla", "batch", "step_s mean", "step_s min", "img/s", "peak GB",
-              "GFLOP/s", "% fp32 pk", "% bf16 pk", loss_key)
+              "GFLOP/s", "% fp32 pk", "% bf16 pk", "% shape pk", loss_key)
     print(" | ".join(f"{h:>11}" for h in header))
     gflops = flops / mean / 1e9 if flops else float("nan")
     row = (FLAGS.phase, FLAGS.mixed_precision, str(FLAGS.xla), FLAGS.batch_size, f"{mean:.3f}", f"{best:.3f}",
            f"{img_per_s:.1f}", f"{peak_gb:.2f}", f"{gflops:.0f}",
            f"{100 * gflops * 1e9 / peaks['fp32']:.0f}" if peaks and flops else "-",
            f"{100 * gflops * 1e9 / peaks['bf16']:.0f}" if peaks and flops else "-",
+           f"{100 * gflops * 1e9 / shape_rate:.0f}" if shape_rate and flops else "-",
            f"{logs.get(loss_key, float('nan')):.4f}")
     print(" | ".join(f"{str(c):>11}" for c in row))
     print(f"img_per_s={img_per_s:.1f}")

@@ -18,6 +18,8 @@ from spot_tf.errors import SettingError
 PRECISIONS = {"none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 STRATEGIES = ("default", "mirrored", "multi_worker")
 GENERATOR_LOSSES = ("code", "paper")
+# The linear-probe presets (spot_tf.training.probe_protocols); the first is the paper's table.
+PROBE_PROTOCOLS = ("splitbrain", "deepcluster")
 
 
 def setting(default, help, *, choices=None, lower=None, upper=None, locked=False):
@@ -87,15 +89,22 @@ class TrainingSettings:
 class EvaluationSettings:
     """Export, linear probes and fine-tuning."""
 
-    eval_steps: int = setting(0, "Training steps of the linear probes / fine-tuning; 0 = the protocol's own "
-                              "length (finetune: the original's 15,600 steps of 128; linear_eval: 90 epochs).",
-                              lower=0)
+    eval_steps: int = setting(0, "Caps the training steps of the linear probes / fine-tuning; 0 = the protocol's "
+                              "own length (linear_eval: the probe protocol's epochs; finetune: the original's "
+                              "15,600 steps of 128).", lower=0)
     eval_source: typing.Optional[str] = setting(
-        None, "What linear_eval / finetune evaluate: a spot checkpoint, an original TF1 checkpoint or an "
-        "exported SavedModel (default: model_dir/spot).")
-    eval_image_size: int = setting(0, "Image size of linear_eval / finetune (0 = --image_size).", lower=0)
-    eval_batch_size: int = setting(0, "Batch size of linear_eval / finetune (0 = the protocol's: finetune 128, "
-                                   "linear_eval batch_size).", lower=0)
+        None, "What the evaluations evaluate: a spot checkpoint, an original TF1 checkpoint, an exported "
+        "SavedModel or 'random' (the spot phase's initial discriminator; default: model_dir/spot).")
+    probe_protocol: str = setting("splitbrain", "linear_eval's protocol: 'splitbrain' (the paper's table: Zhang "
+                                  "et al.'s split-brain test, 227 px) or 'deepcluster' (its eval_linear, 224 px). "
+                                  "Fixes crops, batch size, epochs, learning-rate schedule and weight decay.",
+                                  choices=PROBE_PROTOCOLS)
+    ten_crop: bool = setting(False, "linear_eval tests on 10 crops (corners and centre, mirrored), their softmax "
+                             "averaged, instead of the central crop.")
+    eval_image_size: int = setting(0, "Image size of the evaluations (0 = the probe protocol's for linear_eval "
+                                   "and knn_eval, --image_size for finetune).", lower=0)
+    eval_batch_size: int = setting(0, "Batch size of the evaluations (0 = the protocol's: linear_eval the probe "
+                                   "protocol's 256, finetune 128, knn_eval --batch_size).", lower=0)
     eval_precision: str = setting("none", "Precision of export and evaluation, whatever the training phases "
                                   "used ('none' = float32).", choices=tuple(PRECISIONS))
     finetune_layers: int = setting(0, "finetune: number of top conv layers trained (0 = linear).", lower=0, upper=5)
@@ -160,6 +169,7 @@ class RunSettings:
 
     @property
     def eval_image_size(self):
+        """finetune's image size (the probes' default is their protocol's)."""
         return self.evaluation.eval_image_size or self.model.image_size
 
     def validate(self):

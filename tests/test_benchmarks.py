@@ -16,3 +16,27 @@ def test_bench_linear_eval_prints_both_rates_and_their_ratio():
     assert any(line.strip().startswith("forward only |") for line in lines)
     assert any(line.strip().startswith("probe training |") for line in lines)
     assert 0.0 < float(lines[-1].split("=")[1]) < 10.0
+
+
+def _bench_train_step(*flags):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train_step.py"),
+                             "--phase=autoencoder", "--image_size=32", "--batch_size=2", "--steps=1", "--warmup=1",
+                             "--matmul_peak=false", *flags], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.splitlines()
+
+
+def test_bench_train_step_credits_bf16_with_the_float32_step_flops_and_times_its_gemm_shapes():
+    # The bf16 step computes some gradients as other ops (per-tap matmuls, a depthwise convolution):
+    # the FLOPs credited to it are those of the float32 formulation, the same in both precisions.
+    flops = {}
+    for precision in ("none", "bf16"):
+        lines = _bench_train_step(f"--mixed_precision={precision}")
+        flops[precision] = next(line for line in lines if line.startswith("step FLOPs")).split(": ")[1].split(",")[0]
+        assert any(line.startswith("shape-matched matmul rate") for line in lines)
+        header, row = [line.split("|") for line in lines[-3:-1]]
+        shape_pk = dict(zip((h.strip() for h in header), (c.strip() for c in row)))["% shape pk"]
+        assert float(shape_pk) > 0
+        assert float(lines[-1].split("=")[1]) > 0
+    assert flops["none"] == flops["bf16"]

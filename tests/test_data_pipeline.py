@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -11,6 +12,8 @@ from spot_tf.data import DatasetInfo
 from spot_tf.data import SkipReport
 from spot_tf.data import describe_dataset
 from spot_tf.data import make_dataset
+from spot_tf.data import preprocessing
+from spot_tf.data import probe_views
 from spot_tf.errors import SettingError
 from test_data_decode import noise_jpeg
 from test_data_image_folder import make_image_folder
@@ -198,3 +201,127 @@ def test_fused_decode_reads_png_and_skips_what_does_not_decode(mixed_records):
     assert _labels(dataset) == [0, 1, 2, 3, 4]  # 4 is the PNG.
     assert report.per_file() == {os.path.join(mixed_records, "train-00002-of-00003"): 1,
                                  cut_short: 1}
+
+
+PROBE_SIZE = 24
+
+
+def _noise_folder(root, per_class=3):
+    """root/{train,test}/{a,b}/*.png of noise (lossless, so a crop tells where it was cut)."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name in ("a", "b"):
+            os.makedirs(root / split / name)
+            for i in range(per_class):
+                shape = (20 + 3 * i, 30 - 2 * i, 3)
+                Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(
+                    root / split / name / f"{i}.png")
+    return str(root)
+
+
+def _decoded(path):
+    return tf.constant(np.asarray(Image.open(path).convert("RGB")))
+
+
+@pytest.mark.parametrize("protocol", sorted(probe_views.PROTOCOLS))
+def test_probe_training_batches_are_reproducible(tmp_path, protocol):
+    # One shard and a seeded shuffle: each image gets the same example seed in every run.
+    write_records(tmp_path / "train-00000-of-00001", [
+        raw_example(noise_jpeg(height=20 + 3 * i, width=30 - 2 * i), i + 1) for i in range(6)])
+
+    def train(seed):
+        dataset = make_dataset(str(tmp_path), "train", PROBE_SIZE, 3, training=True, seed=seed,
+                               repeat=False, with_labels=True, probe_protocol=protocol)
+        assert dataset.element_spec[0].shape == (3, PROBE_SIZE, PROBE_SIZE, 3)
+        examples = [(int(label), image) for images, labels in dataset
+                    for image, label in zip(images.numpy(), labels.numpy())]
+        assert all(-1 <= image.min() and image.max() <= 1 for _, image in examples)
+        return sorted((label, image.tobytes()) for label, image in examples)
+
+    first = train(1)
+    assert [label for label, _ in first] == [0, 1, 2, 3, 4, 5]
+    assert train(1) == first
+    assert train(2) != first
+
+
+@pytest.mark.parametrize("protocol", sorted(probe_views.PROTOCOLS))
+def test_probe_test_views(tmp_path, protocol):
+    folder = _noise_folder(tmp_path)
+    central = list(make_dataset(folder, "test", PROBE_SIZE, 4, training=False, with_labels=True,
+                                probe_protocol=protocol))
+    ten = list(make_dataset(folder, "test", PROBE_SIZE, 4, training=False, with_labels=True,
+                            probe_protocol=protocol, ten_crop=True))
+    assert [images.shape for images, _ in central] == [(4, PROBE_SIZE, PROBE_SIZE, 3),
+                                                       (2, PROBE_SIZE, PROBE_SIZE, 3)]
+    assert [images.shape for images, _ in ten] == [(4, 10, PROBE_SIZE, PROBE_SIZE, 3),
+                                                   (2, 10, PROBE_SIZE, PROBE_SIZE, 3)]
+    assert _labels(central) == _labels(ten) == [0, 0, 0, 1, 1, 1]
+    # Test images in file order: the first is a/0.png.
+    first_test = _decoded(tmp_path / "test" / "a" / "0.png")
+    np.testing.assert_array_equal(
+        central[0][0][0], probe_views.central_view(first_test, PROBE_SIZE, protocol))
+    np.testing.assert_array_equal(
+        ten[0][0][0], probe_views.ten_crop_view(first_test, PROBE_SIZE, protocol))
+    # The central crop is the fifth of the ten.
+    np.testing.assert_array_equal(ten[0][0][:, 4], central[0][0])
+
+
+def _one_image_folder(root, splits=("train",)):
+    image = np.random.default_rng(3).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    for split in splits:
+        os.makedirs(root / split / "a")
+        Image.fromarray(image).save(root / split / "a" / "only.png")
+    return str(root), tf.constant(image)
+
+
+def test_probe_train_view_is_seeded_by_run_and_position(tmp_path):
+    folder, image = _one_image_folder(tmp_path)
+    for seed in (7, 8):
+        # The example seed is (run seed and pipeline, position in the stream): (seed, 0) here.
+        (batch,) = make_dataset(folder, "train", PROBE_SIZE, 1, training=True, seed=seed,
+                                repeat=False, probe_protocol="splitbrain")
+        np.testing.assert_array_equal(batch[0], probe_views.train_view(
+            image, PROBE_SIZE, "splitbrain", tf.constant([seed, 0], tf.int64)))
+    # Each pass over the image draws a new crop, all from the stream positions' seeds.
+    repeated = make_dataset(folder, "train", PROBE_SIZE, 1, training=True, seed=7,
+                            probe_protocol="splitbrain")
+    outputs = {batch[0].numpy().tobytes() for batch in repeated.take(4)}
+    views = {probe_views.train_view(image, PROBE_SIZE, "splitbrain",
+                                    tf.constant([7, i], tf.int64)).numpy().tobytes()
+             for i in range(40)}
+    assert len(outputs) == 4 and outputs <= views
+
+
+def test_without_probe_protocol_the_reference_preprocessing_is_kept(tmp_path):
+    folder, image = _one_image_folder(tmp_path, ("train", "test"))
+    (train,) = make_dataset(folder, "train", SIZE, 1, training=True, seed=7, repeat=False)
+    np.testing.assert_array_equal(
+        train[0], preprocessing.preprocess_train(image, SIZE, tf.constant([7, 0], tf.int64)))
+    (test,) = make_dataset(folder, "test", SIZE, 1, training=False)
+    # Of an image whose shape is known only when it runs, as a decoded one: tf.image.central_crop
+    # rounds a static shape's offsets otherwise (here 3 columns, not 2).
+    preprocess_test = tf.function(lambda x: preprocessing.preprocess_test(x, SIZE),
+                                  input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    np.testing.assert_allclose(test[0], preprocess_test(image), atol=1e-6)
+
+
+def test_probe_settings_are_checked(tmp_path):
+    folder = _noise_folder(tmp_path, per_class=1)
+    with pytest.raises(ValueError, match="ten_crop.*training=True"):
+        make_dataset(folder, "train", PROBE_SIZE, 2, training=True, probe_protocol="splitbrain",
+                     ten_crop=True)
+    with pytest.raises(ValueError, match="ten_crop.*probe_protocol=None"):
+        make_dataset(folder, "test", PROBE_SIZE, 2, training=False, ten_crop=True)
+    with pytest.raises(ValueError, match="probe_protocol='simclr'"):
+        make_dataset(folder, "test", PROBE_SIZE, 2, training=False, probe_protocol="simclr")
+    with pytest.raises(SettingError, match="eval_image_size=0") as error:
+        make_dataset(folder, "train", 0, 2, training=True, probe_protocol="deepcluster")
+    assert error.value.setting == "eval_image_size"
+
+
+def test_probe_crops_may_exceed_256_px(tmp_path):
+    """No upper limit: 300 px crops are cut from a larger image (probe_views.side)."""
+    folder, image = _one_image_folder(tmp_path, ("train", "test"))
+    (batch,) = make_dataset(folder, "test", 300, 1, training=False, probe_protocol="deepcluster")
+    assert batch.shape == (1, 300, 300, 3)
+    np.testing.assert_array_equal(batch[0], probe_views.central_view(image, 300, "deepcluster"))

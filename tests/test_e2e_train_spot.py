@@ -32,7 +32,9 @@ def test_all_phases_write_checkpoints_logs_export_and_results(demo_run):
     assert (demo_run / "spot" / "real_vs_repaired.png").stat().st_size > 0
     for evaluation in ("linear_eval", "linear_eval_random", "knn_eval", "knn_eval_random"):
         results = json.loads((demo_run / evaluation / "results.json").read_text())
+        evaluated = results.pop("evaluated")
         assert sorted(results) == [f"conv_{i}" for i in range(1, 6)], evaluation
+        assert evaluated["protocol"] == "splitbrain" and evaluated["image_size"] == 32, evaluation
         assert all(0.0 <= r["top1"] <= 100.0 for r in results.values())
         assert (demo_run / evaluation / "results.md").exists() and (demo_run / evaluation / "top1.png").exists()
     report = (demo_run / "report.md").read_text()
@@ -57,10 +59,20 @@ def test_later_phases_need_only_the_model_dir(demo_run):
     assert export.stat().st_mtime_ns != before
     result = run("--phase=finetune", f"--model_dir={demo_run}", "--finetune_layers=1")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(json.loads((demo_run / "finetune_conv1" / "results.json").read_text())) == ["conv_5"]
+    finetuned = json.loads((demo_run / "finetune_conv1" / "results.json").read_text())
+    assert sorted(finetuned) == ["conv_5", "evaluated"] and finetuned["evaluated"]["finetune_layers"] == 1
+    # linear_eval/ holds probes of the spot checkpoint: they are not resumed on another source.
+    result = run("--phase=linear_eval", f"--model_dir={demo_run}", f"--eval_source={demo_run / 'export'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: --eval_source={demo_run / 'export'}: {demo_run / 'linear_eval'} holds checkpoints trained with "
+        f"source '{demo_run / 'spot' / 'ckpt-4'}'")
+    shutil.rmtree(demo_run / "linear_eval")
     result = run("--phase=linear_eval", f"--model_dir={demo_run}", f"--eval_source={demo_run / 'export'}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "eval_source=" in result.stderr  # the override is logged
+    evaluated = json.loads((demo_run / "linear_eval" / "results.json").read_text())["evaluated"]
+    assert evaluated["source"] == str(demo_run / "export")
     assert (demo_run / "config.json").read_text() == saved
 
 

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 from layer_checks import run_layer_test
 
-from spot_tf.models.conv_unit import ConvUnit, GroupedConvUnit, slim_l2
+from spot_tf.models.conv_unit import ConvUnit, GroupedConvUnit, conv2d_patch_gradient, conv2d_tap_gradient, slim_l2
+from spot_tf.run.precision import precision
 
 
 def test_slim_l2_has_the_half():
@@ -113,3 +114,113 @@ def test_extra_input_channels_equal_a_concatenated_input():
     unit.build(joined.shape)
     np.testing.assert_allclose(unit(x, training=False, extra_inputs=extra), unit(joined, training=False),
                                rtol=1e-5, atol=1e-5)
+
+
+def _unit_gradients(unit, x, extra=None):
+    """The unit's output, its input and kernel gradients (of a fixed random weighting of the output), and
+    the ops of that graph."""
+    @tf.function
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = unit(x, training=True, extra_inputs=extra)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.random.stateless_normal(tf.shape(y), seed=(1, 2)))
+        return (y,) + tuple(tape.gradient(loss, [x, unit.conv.kernel]))
+    return forward_backward(x), forward_backward.get_concrete_function(x).graph.get_operations()
+
+
+def _types(ops):
+    return {op.type for op in ops}
+
+
+class _OneDnnGradients(ConvUnit):
+    """A ConvUnit that leaves every gradient to TF's own convolution gradients (oneDNN's kernels)."""
+
+    def _tap_gradient(self, inputs):
+        return False
+
+    def _patch_gradient(self, inputs):
+        return False
+
+
+def _twin(unit, input_shape, cls=ConvUnit, dtype=None):
+    """The same unit and weights, as `cls`, under `dtype` (the unit's own policy by default)."""
+    config = unit.get_config() | ({"dtype": dtype} if dtype else {})
+    twin = cls.from_config(config)
+    twin.build(input_shape)
+    twin.set_weights(unit.get_weights())
+    return twin
+
+
+def _assert_close(got, want, tolerance):
+    for mine, theirs in zip(got, want):
+        mine, theirs = tf.cast(mine, tf.float32).numpy(), tf.cast(theirs, tf.float32).numpy()
+        assert np.linalg.norm(mine - theirs) <= tolerance * np.linalg.norm(theirs)
+
+
+@pytest.mark.parametrize("extra", [False, True], ids=["plain", "extra-input"])
+def test_bf16_small_map_conv_takes_its_kernel_gradient_from_tap_matmuls(extra):
+    # A 6x6 map with 256 x 256 channels: oneDNN's bf16 weight gradient is slow there (the repair
+    # network's first block, the discriminator's conv_3); one matmul per kernel tap is not.
+    x = tf.random.stateless_normal((2, 6, 6, 256), seed=(21, 22))
+    mask = tf.cast(tf.random.stateless_uniform((2, 6, 6, 1), seed=(23, 24)) < 0.5, tf.float32) if extra else None
+    shape = (2, 6, 6, 257 if extra else 256)
+    with precision("bf16"):
+        unit = ConvUnit(256, 3, batch_norm=True, activation="leaky_relu",
+                        kernel_initializer=keras.initializers.GlorotUniform(seed=3))
+        unit.build(shape)
+        got, ops = _unit_gradients(unit, x, mask)
+        want, onednn_ops = _unit_gradients(_twin(unit, shape, _OneDnnGradients), x, mask)
+    assert got[0].dtype == tf.bfloat16 and "MatMul" in _types(ops) and "MatMul" not in _types(onednn_ops)
+    # Only the mask's one input channel (extra-input case) keeps oneDNN's weight gradient.
+    assert all(op.inputs[0].shape[-1] == 1 for op in ops if op.type == "Conv2DBackpropFilter")
+    # The same output and input gradient; the kernel gradient sums the same products in another order.
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    _assert_close(got[2:], want[2:], 0.01)
+    _, ops32 = _unit_gradients(_twin(unit, shape, dtype="float32"), x, mask)
+    assert "Conv2DBackpropFilter" in _types(ops32) and "MatMul" not in _types(ops32)  # float32 is unchanged
+
+
+def test_bf16_tap_kernel_gradient_is_the_kernel_gradient():
+    x = tf.cast(tf.random.stateless_normal((3, 5, 4, 6), seed=(25, 26)), tf.bfloat16)
+    kernel = tf.cast(tf.random.stateless_normal((3, 3, 6, 7), seed=(27, 28)), tf.bfloat16)
+    d_out = tf.cast(tf.random.stateless_normal((3, 5, 4, 7), seed=(29, 30)), tf.bfloat16)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, kernel])
+        mine, theirs = conv2d_tap_gradient(x, kernel), tf.nn.conv2d(x, kernel, 1, "SAME")
+    np.testing.assert_array_equal(mine, theirs)
+    for got, want in zip(tape.gradient(mine, [x, kernel], output_gradients=d_out),
+                         tape.gradient(theirs, [x, kernel], output_gradients=d_out)):
+        np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(want, tf.float32), rtol=2 ** -7, atol=1e-2)
+
+
+def test_bf16_tiling_conv_takes_matmul_gradients():
+    # The encoder's 2x2 / 2 convolutions: oneDNN's strided bf16 backward kernels are slow, matmuls are not.
+    x = tf.random.stateless_normal((2, 8, 6, 16), seed=(31, 32))
+    with precision("bf16"):
+        unit = ConvUnit(32, 2, strides=2, batch_norm=True, activation="leaky_relu",
+                        kernel_initializer=keras.initializers.GlorotUniform(seed=4))
+        unit.build(x.shape)
+        got, ops = _unit_gradients(unit, x)
+        want, _ = _unit_gradients(_twin(unit, x.shape, _OneDnnGradients), x)
+    assert got[0].dtype == tf.bfloat16
+    assert not {"Conv2DBackpropFilter", "Conv2DBackpropInput"} & _types(ops)
+    assert {"MatMul", "DepthToSpace"} <= _types(ops)
+    np.testing.assert_array_equal(got[0], want[0])
+    _assert_close(got[1:], want[1:], 0.01)
+    _, ops32 = _unit_gradients(_twin(unit, x.shape, dtype="float32"), x)
+    assert {"Conv2DBackpropFilter", "Conv2DBackpropInput"} <= _types(ops32) and "MatMul" not in _types(ops32)
+
+
+def test_patch_gradients_are_the_convolution_gradients():
+    x = tf.random.stateless_normal((2, 6, 4, 3), seed=(33, 34))
+    kernel = tf.random.stateless_normal((2, 2, 3, 5), seed=(35, 36))
+    d_out = tf.random.stateless_normal((2, 3, 2, 5), seed=(37, 38))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, kernel])
+        mine, theirs = conv2d_patch_gradient(x, kernel), tf.nn.conv2d(x, kernel, 2, "SAME")
+    np.testing.assert_array_equal(mine, theirs)
+    for got, want in zip(tape.gradient(mine, [x, kernel], output_gradients=d_out),
+                         tape.gradient(theirs, [x, kernel], output_gradients=d_out)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from spot_tf.models.resize import upsample2x_bilinear_tf1, upsample_nearest
@@ -27,3 +28,44 @@ def test_nearest_repeats_each_cell():
     np.testing.assert_array_equal(out, [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
     ref = tf.compat.v1.image.resize_nearest_neighbor(x, (8, 8))
     np.testing.assert_array_equal(upsample_nearest(x, 4), ref)
+
+
+def _gradient_graph_ops(x):
+    """Op types of the graph that computes upsample2x_bilinear_tf1(x) and its gradient."""
+    @tf.function
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = upsample2x_bilinear_tf1(x)
+        return tape.gradient(y, x, output_gradients=tf.ones_like(y))
+    return {op.type for op in forward_backward.get_concrete_function(x).graph.get_operations()}
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 5, 4), (1, 1, 1, 3), (3, 1, 4, 2)])
+def test_bf16_gradient_is_the_float32_gradient_rounded_once(shape):
+    x = tf.cast(tf.random.stateless_normal(shape, seed=(7, 8)), tf.bfloat16)
+    d_out = tf.cast(tf.random.stateless_normal((shape[0], 2 * shape[1], 2 * shape[2], shape[3]), seed=(9, 10)),
+                    tf.bfloat16)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = upsample2x_bilinear_tf1(x)
+    grad = tape.gradient(y, x, output_gradients=d_out)
+    assert y.dtype == grad.dtype == tf.bfloat16
+    x32 = tf.cast(x, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x32)
+        y32 = tf.compat.v1.image.resize_bilinear(x32, (2 * shape[1], 2 * shape[2]), align_corners=False,
+                                                 half_pixel_centers=False)
+    grad32 = tape.gradient(y32, x32, output_gradients=tf.cast(d_out, tf.float32))
+    np.testing.assert_array_equal(y.numpy(), tf.cast(y32, tf.bfloat16).numpy())
+    # The same float32 sums of the same bfloat16 gradient, rounded to bfloat16 once (one ulp of slack).
+    np.testing.assert_allclose(tf.cast(grad, tf.float32), grad32, rtol=2 ** -7, atol=1e-6)
+
+
+def test_bf16_gradient_is_a_depthwise_convolution_without_a_float32_copy():
+    # ResizeBilinearGrad took a float32 copy of the gradient and was the slowest op of the bf16 decoder.
+    ops = _gradient_graph_ops(tf.zeros((2, 6, 6, 4), tf.bfloat16))
+    assert "ResizeBilinearGrad" not in ops and "DepthwiseConv2dNative" in ops
+    # float32 keeps the op's own gradient (bit-identical to the original).
+    ops = _gradient_graph_ops(tf.zeros((2, 6, 6, 4), tf.float32))
+    assert "ResizeBilinearGrad" in ops and "DepthwiseConv2dNative" not in ops

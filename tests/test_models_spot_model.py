@@ -4,6 +4,7 @@ import tensorflow as tf
 from layer_checks import run_layer_test
 
 from spot_tf.models import SpotModel, feature_grid, needs_pool5
+from spot_tf.run.precision import precision
 
 
 @pytest.mark.parametrize("size", [32, 64, 96])
@@ -46,3 +47,28 @@ def test_serialization_and_keras_file(tmp_path):
     images = tf.random.stateless_uniform((2, 32, 32, 3), (1, 2), -1, 1)
     mask = tf.cast(tf.random.stateless_uniform((2, 2, 2, 1), (3, 4)) < 0.5, tf.float32)
     run_layer_test(model, images, tmp_path, call_kwargs={"mask": mask, "training": False})
+
+
+def test_bf16_training_gradients_convolve_and_multiply_in_bf16_without_slow_kernels():
+    """The bf16 spot step's convolutions and matmuls all run in bfloat16, and the kernels that made it slow
+    are gone: ResizeBilinearGrad (float32 copy of the decoder's gradients) and oneDNN's weight gradient
+    on the repair network's first block (2x2x512 here, 6x6x512 at 96 px)."""
+    with precision("bf16"):
+        model = SpotModel(image_size=32)
+        model.build()
+        variables = model.repair.trainable_variables + model.discriminator.trainable_variables
+
+        @tf.function
+        def gradients(images):
+            with tf.GradientTape() as tape:
+                out = model(images, training=True, seed=tf.constant([1, 2]))
+                loss = sum(tf.reduce_sum(tf.cast(out[k], tf.float32)) for k in ("logits", "mask_logits", "repaired"))
+            return tape.gradient(loss, variables)
+
+        graph = gradients.get_concrete_function(tf.TensorSpec((2, 32, 32, 3), tf.float32)).graph
+    ops = graph.get_operations()
+    heavy = [op for op in ops if op.type.startswith("Conv2D") or op.type in ("MatMul", "DepthwiseConv2dNative")]
+    assert heavy and all(op.get_attr("T") == tf.bfloat16 for op in heavy)
+    assert not [op for op in ops if op.type == "ResizeBilinearGrad"]
+    repair_0 = [op for op in ops if op.type == "Conv2DBackpropFilter" and op.inputs[0].shape[-1] == 512]
+    assert not repair_0

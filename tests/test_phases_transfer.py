@@ -9,7 +9,8 @@ from spot_tf.run.checkpoints import restore_spot_model
 
 
 def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache):
-    settings = tiny_settings(tmp_path, demo_cache, mixed_precision="bf16", ae_steps=2, spot_steps=2, eval_steps=2)
+    settings = tiny_settings(tmp_path, demo_cache, mixed_precision="bf16", ae_steps=2, spot_steps=2, eval_steps=2,
+                             eval_image_size=32, eval_batch_size=4)
     run_phases(settings, "all")
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["training"]["mixed_precision"] == "bf16" and saved["evaluation"]["eval_precision"] == "none"
@@ -24,8 +25,9 @@ def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache):
         # bfloat16 compute would differ by about 1e-2 of the scale.
         scale = float(tf.reduce_max(tf.abs(expected[name])))
         np.testing.assert_allclose(exported[name].numpy(), expected[name].numpy(), atol=1e-5 * scale, err_msg=name)
-    assert sorted(json.loads((tmp_path / "linear_eval" / "results.json").read_text())) == [
-        f"conv_{i}" for i in range(1, 6)]
+    results = json.loads((tmp_path / "linear_eval" / "results.json").read_text())
+    assert sorted(results) == [f"conv_{i}" for i in range(1, 6)] + ["evaluated"]
+    assert results["evaluated"]["source"].endswith("spot/ckpt-2") and results["evaluated"]["steps"] == 2
 
 
 def test_the_random_baseline_is_the_spot_phases_initial_discriminator(tmp_path, demo_cache):
@@ -41,40 +43,48 @@ def test_the_random_baseline_is_the_spot_phases_initial_discriminator(tmp_path, 
     assert not np.array_equal(other.conv_1.conv.kernel.numpy(), initial.conv_1.conv.kernel.numpy())
 
 
-def _captured(monkeypatch, name):
+def _captured(monkeypatch):
     calls = {}
 
-    def fake(features, train_ds, test_ds, num_classes, out_dir, **kwargs):
-        calls.update(kwargs, source=getattr(features, "source", None), out_dir=out_dir,
-                     batch=int(next(iter(train_ds))[0].shape[0]))
+    def fake(settings, strategy, phase, build, steps, train, test, evaluated, title):
+        batch = next(iter(train(None, 0, None)))[0]
+        calls.update(evaluated, phase=phase, steps=steps, batch=int(batch.shape[0]), size=int(batch.shape[1]))
         return {}
-    monkeypatch.setattr(transfer, name, fake)
+    monkeypatch.setattr(transfer, "_train_and_test", fake)
     return calls
 
 
 def test_evaluation_lengths_follow_the_protocols_unless_eval_steps_is_given(tmp_path, demo_cache, monkeypatch):
     from spot_tf import data as spot_data
+    from spot_tf.training.probe_protocols import PROTOCOLS
     settings = tiny_settings(tmp_path, demo_cache, eval_steps=0, eval_source="random", batch_size=8)
     info = spot_data.describe_dataset("demo", cache_dir=demo_cache)
-    calls = _captured(monkeypatch, "run_finetune")
+    calls = _captured(monkeypatch)
     transfer.finetune(settings, info)
-    # The original's 15,600 steps of 128 images, on the random baseline's own folder.
-    assert calls["steps"] == 15600 and calls["batch"] == 128
-    assert calls["out_dir"] == str(tmp_path / "finetune_conv0_random")
+    # The original's 15,600 steps of 128 images at the training size, on the random baseline's own folder.
+    assert calls["steps"] == 15600 and calls["batch"] == 128 and calls["size"] == 32
+    assert calls["phase"] == "finetune_conv0_random"
     transfer.finetune(settings.replace(eval_steps=7, eval_batch_size=4), info)
     assert calls["steps"] == 7 and calls["batch"] == 4
-    calls = _captured(monkeypatch, "run_linear_eval")
     transfer.linear_eval(settings, info)
-    assert calls["steps_per_epoch"] == 90 * (info.num_examples["train"] // 8) and calls["batch"] == 8
-    assert calls["out_dir"] == str(tmp_path / "linear_eval_random") and calls["source"] == "random (seed 0)"
+    # The paper's protocol: 227 px crops, batch 256, 140,000 * 256 / 1,281,167 epochs of the split.
+    train_images = info.num_examples["train"]
+    assert calls["steps"] == round(140000 * 256 / 1281167 * train_images / 256) == PROTOCOLS["splitbrain"].steps(
+        train_images)
+    assert (calls["batch"], calls["size"], calls["protocol"]) == (256, 227, "splitbrain") and calls["full_protocol"]
+    assert calls["phase"] == "linear_eval_random"
+    transfer.linear_eval(settings.replace(probe_protocol="deepcluster", eval_steps=5, eval_batch_size=4), info)
+    assert (calls["steps"], calls["batch"], calls["size"], calls["protocol"]) == (5, 4, 224, "deepcluster")
+    assert not calls["full_protocol"]
 
 
 def test_knn_eval_of_the_random_baseline_under_two_replicas(tmp_path, demo_cache, two_replicas):
     from spot_tf import data as spot_data
-    settings = tiny_settings(tmp_path, demo_cache, eval_source="random", batch_size=64)
+    settings = tiny_settings(tmp_path, demo_cache, eval_source="random", batch_size=64, eval_image_size=32)
     info = spot_data.describe_dataset("demo", cache_dir=demo_cache)
     transfer.knn_eval(settings, info, two_replicas)
     results = json.loads((tmp_path / "knn_eval_random" / "results.json").read_text())
+    assert results.pop("evaluated")["protocol"] == "splitbrain"
     assert sorted(results) == [f"conv_{i}" for i in range(1, 6)]
     # Eight classes: a random network's pooled colours are still far better than chance (12.5%).
     assert all(results[layer]["top1"] > 12.5 and results[layer]["top5"] >= results[layer]["top1"]

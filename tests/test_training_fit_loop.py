@@ -11,7 +11,7 @@ from spot_tf.models import Autoencoder
 from spot_tf.optim.optimization import make_adam
 from spot_tf.phases import pretrain
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
-from spot_tf.training.fit_loop import fit_phase
+from spot_tf.training.fit_loop import fit_phase, unsupervised_batches
 from spot_tf.training.image_summaries import autoencoder_images, sample_images, weight_histograms
 from spot_tf.training.skipped_updates import UpdatesSkippedError
 
@@ -65,9 +65,11 @@ def test_updates_skipped_without_end_stop_the_phase_with_an_error(tmp_path, demo
     trainer.build_for(settings.model.image_size)
     trainer.compile(make_adam(1e-3, loss_scale=True), jit_compile=False)
     trainer.optimizer.dynamic_scale.assign(math.inf)  # non-finite gradients, however often it is halved
-    summaries = (sample_images(settings), autoencoder_images(trainer.model), weight_histograms(trainer.model))
+    summaries = dict(sample_images=sample_images(settings), image_fn=autoencoder_images(trainer.model),
+                     histogram_variables=weight_histograms(trainer.model))
     with pytest.raises(UpdatesSkippedError, match="30 updates in a row skipped at step 0: .* no checkpoint was "):
-        fit_phase(settings, tf.distribute.get_strategy(), trainer, "autoencoder", 4, summaries)
+        fit_phase(settings, tf.distribute.get_strategy(), trainer, "autoencoder", 4, unsupervised_batches(settings),
+                  summaries)
     assert _steps(tmp_path / "autoencoder") == []
 
 
@@ -77,5 +79,5 @@ def test_the_data_settings_reach_the_training_pipeline(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(fit_loop.spot_data, "make_dataset", lambda *args, **kwargs: seen.update(kwargs) or args)
     settings = RunSettings.from_flat(str(tmp_path), {"fused_decode": True, "strict_decode": True, "seed": 3})
-    fit_loop.train_dataset(settings, tf.distribute.get_strategy(), 5, skip_report=None)
+    fit_loop.unsupervised_batches(settings)(None, 5, None)
     assert seen["fused_decode"] is True and seen["strict_decode"] is True and seen["seed"] == 8

@@ -8,7 +8,7 @@ import tensorflow as tf
 from spot_tf.models import CONV_LAYERS, Discriminator
 from spot_tf.transfer.feature_source import features_of
 from spot_tf.transfer.knn import count_hits, feature_bank, knn_class_scores, pooled_features, run_knn_eval
-from spot_tf.transfer.toy_data import colour_dataset
+from toy_data import colour_dataset
 
 IMAGE_SIZE = 6
 FAKE_CHANNELS = {"conv_1": 7, "conv_2": 6, "conv_3": 5, "conv_4": 5, "conv_5": 4}
@@ -167,13 +167,14 @@ def test_a_discriminator_writes_the_report(tmp_path):
     train = colour_dataset(num_classes=4, examples=64, batch_size=8, seed=0)
     test = colour_dataset(num_classes=4, examples=32, batch_size=8, seed=1)
     results = run_knn_eval(features_of(discriminator, "disc"), train, test, 4, tmp_path, extra={"data": "colours"},
-                           verbose=0)
+                           evaluated={"protocol": "test"}, verbose=0)
     assert tuple(results) == CONV_LAYERS
     assert max(r["top1"] for r in results.values()) > 90.0
     assert all(0.0 <= r["top1"] <= r["top5"] == 100.0 for r in results.values())  # 4 classes: top-5 is all
     with open(tmp_path / "results.json") as f:
         written = json.load(f)
-    assert list(written) == list(CONV_LAYERS) and written == results
+    assert list(written) == list(CONV_LAYERS) + ["evaluated"] and written.pop("evaluated") == {"protocol": "test"}
+    assert written == results
     assert all(set(r) == {"top1", "top5"} for r in written.values())
     assert (tmp_path / "results.md").exists() and (tmp_path / "top1.png").exists()
     with open(tmp_path / "knn_settings.json") as f:

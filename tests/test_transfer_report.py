@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from spot_tf.transfer.report import results_markdown, write_report
+from spot_tf.transfer.report import read_results, results_markdown, write_report
 
 RESULTS = {"conv_1": {"top1": 19.5, "top5": 40.0}, "conv_5": {"top1": 34.875, "top5": 60.25}}
 
@@ -10,7 +10,8 @@ RESULTS = {"conv_1": {"top1": 19.5, "top5": 40.0}, "conv_5": {"top1": 34.875, "t
 def test_writes_json_markdown_and_png(tmp_path):
     paths = write_report(RESULTS, tmp_path / "out", title="probe")
     with open(paths["results.json"]) as f:
-        assert json.load(f) == RESULTS
+        assert json.load(f) == {**RESULTS, "evaluated": {}}
+    assert read_results(paths["results.json"]) == (RESULTS, {})
     markdown = (tmp_path / "out" / "results.md").read_text()
     assert "| conv_5 | 34.88 | 60.25 |" in markdown and markdown.startswith("# probe")
     assert (tmp_path / "out" / "top1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -26,3 +27,10 @@ def test_rejects_malformed_results(tmp_path, bad):
     with pytest.raises(ValueError, match="results"):
         write_report(bad, tmp_path)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_results_say_what_was_evaluated(tmp_path):
+    evaluated = {"source": "random (seed 0)", "protocol": "splitbrain", "image_size": 227, "steps": 140000}
+    paths = write_report(RESULTS, tmp_path, title="probe", evaluated=evaluated)
+    assert read_results(paths["results.json"]) == (RESULTS, evaluated)
+    assert "- protocol: splitbrain" in (tmp_path / "results.md").read_text()

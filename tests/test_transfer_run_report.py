@@ -12,7 +12,8 @@ def test_trained_against_random_per_layer_with_the_difference(tmp_path):
     write_report(_results(50.0), tmp_path / "linear_eval")
     write_report(_results(20.0), tmp_path / "linear_eval_random")
     write_report(_results(40.0), tmp_path / "knn_eval")  # no random k-NN: not in the report
-    assert list(collect(str(tmp_path))) == ["linear"]
+    pairs, paper_protocol = collect(str(tmp_path))
+    assert list(pairs) == ["linear"] and not paper_protocol
     paths = write_run_report(str(tmp_path))
     table = (tmp_path / "report.md").read_text()
     assert "| linear | trained | 50.0 | 51.0 | 52.0 | 53.0 | 54.0 |" in table
@@ -23,3 +24,16 @@ def test_trained_against_random_per_layer_with_the_difference(tmp_path):
     write_report(_results(10.0), tmp_path / "knn_eval_random")
     write_run_report(str(tmp_path))
     assert "| k-NN | trained | 40.0" in (tmp_path / "report.md").read_text()
+    assert "paper (Jenni" not in (tmp_path / "report.md").read_text()
+
+
+def test_the_papers_rows_stand_beside_probes_that_ran_its_protocol_in_full(tmp_path):
+    full = {"protocol": "splitbrain", "full_protocol": True, "num_classes": 1000}
+    write_report(_results(20.0), tmp_path / "linear_eval_random", evaluated=full)
+    for evaluated, shown in (({**full, "full_protocol": False}, False), ({**full, "protocol": "deepcluster"}, False),
+                             ({**full, "num_classes": 10}, False), (full, True)):
+        write_report(_results(50.0), tmp_path / "linear_eval", evaluated=evaluated)
+        write_run_report(str(tmp_path))
+        table = (tmp_path / "report.md").read_text()
+        assert ("| paper (Jenni & Favaro 2018) | trained | 19.5 | 33.3 | 37.9 | 38.9 | 34.9 |" in table) == shown
+        assert ("| paper (Jenni & Favaro 2018) | random | 11.6 | 17.1 | 16.9 | 16.3 | 14.1 |" in table) == shown

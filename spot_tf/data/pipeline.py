@@ -15,6 +15,7 @@ from spot_tf.data import demo
 from spot_tf.data import image_folder
 from spot_tf.data import imagenet_tfrecord
 from spot_tf.data import preprocessing
+from spot_tf.data import probe_views
 from spot_tf.data import records
 from spot_tf.data import skips
 from spot_tf.data import tfds_source
@@ -74,7 +75,8 @@ def _per_replica_batch(batch_size, input_context):
 
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
-                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False):
+                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False,
+                 probe_protocol=None, ten_crop=False):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
     Args:
@@ -100,11 +102,23 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
       fused_decode: in training, decode only the crop of a JPEG: the same pixels as decoding it
         whole and cropping, but no faster on ImageNet-size JPEGs, and a JPEG corrupt in its scan
         data is used instead of skipped (see decode.py).
+      probe_protocol: None for the reference pre-processing; else a linear-probe protocol (a key of
+        ``probe_views.PROTOCOLS``): its random crop and flip in training, its central crop in test,
+        of the protocol's 256x256 image (``image_size`` at most 256). ``fused_decode`` is ignored.
+      ten_crop: test only, with ``probe_protocol``: each example is the protocol's ten crops.
 
     Returns:
-      A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] (or ``(images, labels)``).
+      A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] ([B, 10, S, S, 3] with ``ten_crop``)
+      (or ``(images, labels)``).
     """
     records.check_split(split)
+    if probe_protocol is not None:
+        probe_views.get_protocol(probe_protocol)
+        probe_views.check_crop_size(image_size)
+    if ten_crop and (training or probe_protocol is None):
+        raise ValueError("ten_crop is a test view of a probe_protocol: it needs training=False "
+                         f"and a probe_protocol (got training={training}, "
+                         f"probe_protocol={probe_protocol!r}).")
     source = get_source(spec, tfds_data_dir, cache_dir)
     source.validate(split)
     num_pipelines, pipeline_id = records.pipeline_index(input_context)
@@ -120,10 +134,19 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
 
     def process(index, element):
         record, end = element
-        if training:
-            # Stateless per-example seed: (run seed and pipeline, position in this pipeline's stream).
-            seeds = preprocessing.train_seeds(
-                tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index]))
+        # Stateless per-example seed: (run seed and pipeline, position in this pipeline's stream).
+        example_seed = tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index])
+        if probe_protocol is not None:
+            # The probe views resize the whole image first: decoding a crop would gain nothing.
+            image, decoded = decode.decode_image(record["encoded"])
+            if training:
+                image = probe_views.train_view(image, image_size, probe_protocol, example_seed)
+            elif ten_crop:
+                image = probe_views.ten_crop_view(image, image_size, probe_protocol)
+            else:
+                image = probe_views.central_view(image, image_size, probe_protocol)
+        elif training:
+            seeds = preprocessing.train_seeds(example_seed)
             crop, decoded = decode.decode_crop(
                 record["encoded"], lambda shape: preprocessing.train_crop_window(shape, seeds),
                 fused=fused_decode)

@@ -49,6 +49,6 @@ def run_phases(settings, phase, strategy=None):
             logging.info("phase %s", name)
             if name in pretrain.PHASES:
                 PHASES[name](settings, strategy)
-            elif chief:
-                # Transfer runs on the chief alone: a multi-worker strategy would wait for the other workers.
-                PHASES[name](settings, info, None if settings.training.strategy == "multi_worker" else strategy)
+            else:
+                # Every worker: the probes and fine-tuning train under the strategy; the others run on the chief.
+                PHASES[name](settings, info, strategy)

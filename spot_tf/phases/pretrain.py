@@ -12,7 +12,7 @@ from spot_tf.run.distribution import is_chief
 from spot_tf.run.folder import autoencoder_source, phase_dir
 from spot_tf.run.precision import precision
 from spot_tf.training.builders import build_autoencoder_trainer, build_spot_trainer
-from spot_tf.training.fit_loop import fit_phase
+from spot_tf.training.fit_loop import fit_phase, unsupervised_batches
 from spot_tf.training.image_summaries import autoencoder_images, sample_images, spot_images, weight_histograms
 
 PHASES = ("autoencoder", "spot")
@@ -25,9 +25,10 @@ def autoencoder(settings, strategy=None):
     with precision(settings.training.mixed_precision):
         with strategy.scope():
             trainer = build_autoencoder_trainer(settings)
-        summaries = (sample_images(settings), autoencoder_images(trainer.model),
-                     weight_histograms(trainer.model))
-        return fit_phase(settings, strategy, trainer, "autoencoder", settings.training.ae_steps, summaries)
+        summaries = dict(sample_images=sample_images(settings), image_fn=autoencoder_images(trainer.model),
+                         histogram_variables=weight_histograms(trainer.model))
+        return fit_phase(settings, strategy, trainer, "autoencoder", settings.training.ae_steps,
+                         unsupervised_batches(settings), summaries)
 
 
 def spot(settings, strategy=None):
@@ -41,8 +42,10 @@ def spot(settings, strategy=None):
             model = trainer.model
             if not checkpoint_steps(directory):
                 restore_autoencoder(model, settings)
-        summaries = (sample_images(settings), spot_images(model), weight_histograms(model.discriminator))
-        step = fit_phase(settings, strategy, trainer, "spot", settings.training.spot_steps, summaries)
+        summaries = dict(sample_images=sample_images(settings), image_fn=spot_images(model),
+                         histogram_variables=weight_histograms(model.discriminator))
+        step = fit_phase(settings, strategy, trainer, "spot", settings.training.spot_steps,
+                         unsupervised_batches(settings), summaries)
     if is_chief(strategy):
         write_repair_grid(settings)
     return step

@@ -29,6 +29,11 @@ def make_strategy(name, devices=None):
     raise SettingError("strategy", name, f"must be one of {', '.join(STRATEGIES)}")
 
 
+def is_multi_worker(strategy):
+    """Whether `strategy` spans several workers (its collectives need every worker)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def is_chief(strategy):
     """Whether this worker writes checkpoints, summaries and exports (worker 0, or the only one)."""
     resolver = getattr(strategy, "cluster_resolver", None)

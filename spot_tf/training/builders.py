@@ -1,13 +1,18 @@
-"""The compiled trainers of the two unsupervised phases, built from a run's settings.
+"""The compiled trainers of every phase that trains: the two unsupervised ones, the probes, the fine-tuning.
 
 Call them inside the strategy scope and the phase's precision (spot_tf.run.precision).
 """
 import keras
+import tensorflow as tf
 
 from spot_tf.models import Autoencoder
+from spot_tf.models.conv5_classifier import Conv5Classifier, head_map
+from spot_tf.models.linear_probe import LinearProbe
 from spot_tf.optim.optimization import linear_policy, make_adam
 from spot_tf.run.checkpoints import build_spot_model
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
+from spot_tf.training.finetune_trainer import FinetuneTrainer
+from spot_tf.training.probe_trainer import ProbeTrainer
 from spot_tf.training.spot_trainer import SpotTrainer
 
 
@@ -34,4 +39,36 @@ def build_spot_trainer(settings):
                           generator_loss=training.generator_loss, seed=training.seed)
     trainer.compile(_adam(settings, training.spot_steps), _adam(settings, training.spot_steps),
                     jit_compile=training.xla)
+    return trainer
+
+
+def build_probe_trainer(features, protocol, num_classes, image_size, train_images, batch_size, seed=None):
+    """Linear probes on `features` (frozen) with a ProbeProtocol's heads, SGD and schedule.
+
+    Args:
+        features: images -> {layer: map}: a FeatureExtractor.
+        protocol: A spot_tf.training.probe_protocols.ProbeProtocol.
+        num_classes: Number of classes.
+        image_size: Side of the training crops (sets each map's shape).
+        train_images: Size of the labelled training split (scales the schedule's period).
+        batch_size: Images per step.
+        seed: Seed of the heads' initializer.
+    """
+    shapes = {name: tuple(value.shape[1:]) for name, value in features(tf.zeros((1, image_size, image_size, 3))).items()}
+    probe = LinearProbe(shapes, num_classes, pooling=protocol.pooling, batch_norm=protocol.batch_norm, seed=seed,
+                        name="probe")
+    trainer = ProbeTrainer(features, probe, protocol.weight_decay, decay_biases=protocol.decay_biases,
+                           bias_gradient_multiplier=protocol.bias_gradient_multiplier)
+    trainer.compile(protocol.optimizer(train_images, batch_size))
+    return trainer
+
+
+def build_finetune_trainer(discriminator, num_classes, finetune_layers, steps, image_size, learning_rate=1e-3,
+                           seed=None):
+    """The original's conv_5 classifier on `discriminator` with its Adam and 'linear' policy over `steps`."""
+    map_shape = tuple(head_map(discriminator, tf.zeros((1, image_size, image_size, 3)), training=False).shape[1:])
+    classifier = Conv5Classifier(num_classes, map_shape[:2], seed=seed, name="classifier")
+    classifier.build((None,) + map_shape)
+    trainer = FinetuneTrainer(discriminator, classifier, finetune_layers)
+    trainer.compile(make_adam(linear_policy(learning_rate, steps)))
     return trainer

@@ -109,14 +109,14 @@ class TensorBoardSummaries(keras.callbacks.Callback):
     Args:
         writer: A tf.summary writer (a no-op writer on non-chief workers).
         every: Steps between summaries.
-        sample_images: A fixed batch of [-1, 1] images for the image summaries.
+        sample_images: A fixed batch of [-1, 1] images for the image summaries (None: no images).
         image_fn: `(sample_images) -> {name: [N, H, W, C] images in [0, 1]}`.
-        histogram_variables: `() -> {name: variable}` for weight histograms.
+        histogram_variables: `() -> {name: variable}` for weight histograms (None: none).
         scalars: `() -> {name: value}`: more scalars, written as `train/<name>` with the logged ones
             (e.g. SkippedUpdates.scalars: the fp16 loss scale and the skipped updates).
     """
 
-    def __init__(self, writer, every, sample_images, image_fn, histogram_variables, scalars=dict):
+    def __init__(self, writer, every, sample_images=None, image_fn=None, histogram_variables=None, scalars=dict):
         super().__init__()
         self.writer = writer
         self.every = every
@@ -144,13 +144,14 @@ class TensorBoardSummaries(keras.callbacks.Callback):
             return
         self.last_written = step
         values = {**{k: log_value(v) for k, v in (logs or {}).items()}, **self.scalars()}
-        images = self.image_fn(self.sample_images)
+        images = self.image_fn(self.sample_images) if self.image_fn else {}
+        histograms = self.histogram_variables() if self.histogram_variables else {}
         with self.writer.as_default(step=step):
             for name, value in values.items():
                 tf.summary.scalar(f"train/{name}", value)
             for name, value in images.items():
                 tf.summary.image(name, value, max_outputs=1)
-            for name, variable in self.histogram_variables().items():
+            for name, variable in histograms.items():
                 tf.summary.histogram(f"weights/{name}", variable)
         self.writer.flush()
         self.reset_pending = True

@@ -20,19 +20,18 @@ from spot_tf.training import callbacks as cb
 from spot_tf.training.skipped_updates import SkippedUpdates
 
 
-def train_dataset(settings, strategy, start_step, skip_report):
-    """The distributed unsupervised split, seeded by the seed and the step it starts at; what it skips
-    is counted in `skip_report`."""
+def unsupervised_batches(settings):
+    """The `batches` of the unsupervised phases: their split, seeded by the seed and the step it starts at."""
     data = settings.data
 
-    def dataset_fn(input_context):
+    def batches(input_context, start_step, skip_report):
         # Offset by the start step so that a resumed run does not replay the first batches.
         return spot_data.make_dataset(
             data.dataset, "unsupervised", settings.model.image_size, settings.training.batch_size, training=True,
             seed=settings.training.seed + start_step, tfds_data_dir=data.tfds_data_dir,
             cache_dir=data.data_cache_dir, input_context=input_context, strict_decode=data.strict_decode,
             skip_report=skip_report, fused_decode=data.fused_decode)
-    return strategy.distribute_datasets_from_function(dataset_fn)
+    return batches
 
 
 def _checkpoint_manager(checkpoint, directory, chief, keep):
@@ -77,16 +76,20 @@ def fit_to_step(trainer, total_steps, dataset_at, callbacks, skipped, directory)
         logging.info("%s: step %d of %d, %s: training on", directory, step, total_steps, skipped.describe())
 
 
-def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
+def fit_phase(settings, strategy, trainer, phase, total_steps, batches, summaries=None, skips=None):
     """Resumes `trainer` from model_dir/<phase> and trains it up to `total_steps`.
 
     Args:
         settings: The run's RunSettings.
         strategy: The tf.distribute strategy the trainer was built under.
-        trainer: A compiled PhaseTrainer (`step`, `checkpoint()`).
-        phase: "autoencoder" or "spot": the folder of its checkpoints and logs.
+        trainer: A compiled PhaseTrainer (`step`, `checkpoint()`, `optimizers()`).
+        phase: The folder of its checkpoints and logs ("autoencoder", "spot", "linear_eval", ...).
         total_steps: The step to train to.
-        summaries: A TensorBoardSummaries' inputs: (sample images, image_fn, histogram_variables).
+        batches: `(input_context, start_step, skip_report) -> dataset`: one input pipeline's batches
+            of a fit() that starts at `start_step` (distributed here).
+        summaries: TensorBoardSummaries' image and histogram arguments ({} or None: scalars only).
+        skips: The SkipReport of the training data, if the caller reports it; else one is made and
+            reported here.
 
     Returns:
         The global step reached. Raises TrainingDivergedError (the last good checkpoint kept), or its
@@ -113,14 +116,20 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, summaries):
     guard = cb.NanGuard()
     skipped = SkippedUpdates(trainer.optimizers(), guard)
     # In this order: the guards first, so that nothing is written at a step where one trips.
-    callbacks = [guard, skipped, cb.TensorBoardSummaries(writer, training.summary_every, *summaries, skipped.scalars),
+    callbacks = [guard, skipped, cb.TensorBoardSummaries(writer, training.summary_every, scalars=skipped.scalars,
+                                                         **(summaries or {})),
                  cb.StepCheckpoint(manager, training.checkpoint_every, guard)]
-    skips = spot_data.SkipReport()
+    reported_here = skips is None
+    skips = skips or spot_data.SkipReport()
+
+    def dataset_at(step):
+        return strategy.distribute_datasets_from_function(lambda context: batches(context, step, skips))
+
     # A signal now stops training at a step boundary, with a checkpoint, instead of anywhere.
     with interruption.deferred(), skips.raise_setting_errors():
-        fit_to_step(trainer, total_steps, lambda step: train_dataset(settings, strategy, step, skips), callbacks,
-                    skipped, directory)
-    skips.write(writer, scalar_value(trainer.step), directory)
+        fit_to_step(trainer, total_steps, dataset_at, callbacks, skipped, directory)
+    if reported_here:
+        skips.write(writer, scalar_value(trainer.step), directory)
     if not chief:
         shutil.rmtree(manager.directory, ignore_errors=True)
     logging.info("%s: step %d, weights checksum %.10e", directory, scalar_value(trainer.step),

@@ -45,6 +45,15 @@ class PhaseTrainer(keras.Model):
     def metrics(self):
         return list(self.step_metrics.means)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.15) fit() / evaluate() under a strategy first draw a batch and all-reduce it to
+        # build the model symbolically: the batch is lost to training, and the all-reduce fails on an
+        # (images, labels) batch under MultiWorkerMirroredStrategy. A trainer built before fit() needs
+        # neither.
+        if all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def call(self, data, training=False):
         return self.model(unpack_batch(data)[0], training=training)
 

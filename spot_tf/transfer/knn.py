@@ -20,7 +20,6 @@ import numpy as np
 import tensorflow as tf
 
 from spot_tf.models import CONV_LAYERS
-from spot_tf.transfer.loop import check_num_classes
 from spot_tf.transfer.report import results_text, write_report
 
 SETTINGS_FILE = "knn_settings.json"
@@ -161,7 +160,8 @@ def knn_accuracy(queries, labels, bank, bank_labels, num_classes, k=20, temperat
 
 
 def _check_arguments(num_classes, k, temperature, chunk_size):
-    check_num_classes(num_classes)
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if not temperature > 0:
@@ -177,7 +177,8 @@ def _check_labels(labels, num_classes, split):
 
 
 def run_knn_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, k=20, temperature=0.07, chunk_size=256,
-                 strategy=None, source=None, extra=None, layers=CONV_LAYERS, bank_dtype="float16", verbose=1):
+                 strategy=None, source=None, extra=None, layers=CONV_LAYERS, bank_dtype="float16", verbose=1,
+                 evaluated=None):
     """Weighted k-NN on the pooled frozen features of every conv layer; writes results to `out_dir`.
 
     Args:
@@ -199,6 +200,7 @@ def run_knn_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, k=20, temp
         layers: Which layers to evaluate.
         bank_dtype: "float16" (half the memory) or "float32": the dtype the features are kept in.
         verbose: 0 = silent, 1 = progress bars and the results.
+        evaluated: What was evaluated (source, protocol, image size...), into results.json.
 
     Returns:
         {layer: {"top1": percent, "top5": percent}}.
@@ -215,7 +217,8 @@ def run_knn_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, k=20, temp
     results = {name: knn_accuracy(queries[name], labels, bank.pop(name), bank_labels, num_classes, k, temperature,
                                   chunk_size)
                for name in layers}
-    write_report(results, out_dir, title=f"Weighted {k}-NN (T={temperature}) on frozen conv layers")
+    write_report(results, out_dir, title=f"Weighted {k}-NN (T={temperature}) on frozen conv layers",
+                 evaluated=evaluated)
     settings = {"k": int(k), "temperature": float(temperature), "bank_dtype": str(bank_dtype),
                 "train_examples": len(bank_labels), "test_examples": len(labels),
                 "source": source if source is not None else getattr(feature_fn, "source", None),

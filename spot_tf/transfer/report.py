@@ -1,6 +1,8 @@
 """Writes transfer results: results.json, a markdown table and a bar plot of top-1 per layer.
 
 Results are `{layer: {"top1": percent, "top5": percent}}`, accuracies in percent (0..100).
+results.json holds them and, under "evaluated", what was evaluated (source, protocol, image size,
+steps...), so that a number never travels without its protocol.
 """
 import json
 import os
@@ -9,6 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 RESULT_KEYS = ("top1", "top5")
+# The key of results.json that says what was evaluated (not a layer).
+EVALUATED = "evaluated"
 
 
 def validate_results(results):
@@ -48,16 +52,28 @@ def plot_top1(results, path, title):
     fig.savefig(path, dpi=100)
 
 
-def write_report(results, out_dir, title="Transfer results"):
-    """Writes out_dir/results.json, results.md and top1.png; returns their paths as a dict."""
+def read_results(path):
+    """(results, evaluated) of a results.json (`evaluated` is {} in files written without it)."""
+    with open(path, encoding="utf-8") as f:
+        content = json.load(f)
+    evaluated = content.pop(EVALUATED, {})
+    validate_results(content)
+    return content, evaluated
+
+
+def write_report(results, out_dir, title="Transfer results", evaluated=None):
+    """Writes out_dir/results.json (with `evaluated`, a JSON-serialisable dict, under "evaluated"),
+    results.md and top1.png; returns their paths as a dict."""
     validate_results(results)
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md", "top1.png")}
     clean = {layer: {key: float(scores[key]) for key in RESULT_KEYS} for layer, scores in results.items()}
     with open(paths["results.json"], "w", encoding="utf-8") as f:
-        json.dump(clean, f, indent=2)
+        json.dump({**clean, EVALUATED: evaluated or {}}, f, indent=2)
         f.write("\n")
     with open(paths["results.md"], "w", encoding="utf-8") as f:
         f.write(results_markdown(clean, title))
+        if evaluated:
+            f.write("\n" + "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n")
     plot_top1(clean, paths["top1.png"], title)
     return paths

@@ -4,7 +4,7 @@ import tensorflow as tf
 from layer_checks import run_layer_test
 
 from spot_tf.models.discriminator import Discriminator
-from spot_tf.transfer.pooling import AdaptiveAveragePooling2D, probe_grid
+from spot_tf.models.pooling import AdaptiveAveragePooling2D, probe_grid
 
 
 def test_grids_of_the_split_brain_protocol_at_227():

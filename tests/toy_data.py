@@ -1,4 +1,4 @@
-"""A tiny separable data set for smoke runs and tests: each class is a colour plus pixel noise."""
+"""A tiny separable data set for tests: each class is a colour plus pixel noise."""
 import numpy as np
 import tensorflow as tf
 
