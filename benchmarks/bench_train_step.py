@@ -191,33 +191,31 @@ def shape_matched_rate(ops, dtype, max_rows=65536, reps=3):
                 a, b, kwargs = operand(rows, n), operand(k, n), {"transpose_b": True}
             else:
                 a, b, kwargs = operand(rows, k), operand(rows, n), {"transpose_a": True}
-            mm = tf.function(lambda x, y, kw=kwargs: tf.reduce_sum(tf.cast(tf.matmul(x, y, **kw)[:1, :1], tf.float32)))
-            mm(a, b).numpy()
-            best = float("inf")
-            for _ in range(reps):
-                start = time.perf_counter()
-                mm(a, b).numpy()
-                best = min(best, time.perf_counter() - start)
-            timed[gemm] = best * m / rows
+            timed[gemm] = matmul_seconds(a, b, reps, **kwargs) * m / rows
         total_flops += 2.0 * m * k * n
         total_time += timed[gemm]
     return total_flops / total_time if total_time else float("nan")
 
 
-def matmul_peak(dtype, n=4096, reps=6):
-    """Achieved FLOP/s of an n x n x n matmul in `dtype` (best of `reps`)."""
+def matmul_seconds(a, b, reps, **kwargs):
+    """Best of `reps` timings of `tf.matmul(a, b, **kwargs)` (after one untimed call that traces it)."""
     import tensorflow as tf
-    a = tf.random.normal((n, n), dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    b = tf.cast(tf.random.normal((n, n), dtype=tf.float32), dtype)
-    mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
+    mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y, **kwargs)[:1, :1], tf.float32)))
     mm(a, b).numpy()
     best = float("inf")
     for _ in range(reps):
         start = time.perf_counter()
         mm(a, b).numpy()
         best = min(best, time.perf_counter() - start)
-    return 2.0 * n ** 3 / best
+    return best
+
+
+def matmul_peak(dtype, n=4096, reps=6):
+    """Achieved FLOP/s of an n x n x n matmul in `dtype` (best of `reps`)."""
+    import tensorflow as tf
+    a = tf.cast(tf.random.normal((n, n), dtype=tf.float32), dtype)
+    b = tf.cast(tf.random.normal((n, n), dtype=tf.float32), dtype)
+    return 2.0 * n ** 3 / matmul_seconds(a, b, reps)
 
 
 def main(argv):

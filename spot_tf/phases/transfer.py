@@ -107,6 +107,12 @@ def _image_size(settings, image_size):
     return image_size
 
 
+def _probe_image_size(settings):
+    """The probes' and k-NN's image size: `eval_image_size`, else the probe protocol's."""
+    evaluation = settings.evaluation
+    return _image_size(settings, evaluation.eval_image_size or PROTOCOLS[evaluation.probe_protocol].image_size)
+
+
 # What a phase's checkpoints were trained on: a rerun resumes them only if all of it is the same.
 IDENTITY = ("source", "protocol", "finetune_layers", "image_size", "batch_size", "num_classes")
 IDENTITY_FILE = "evaluation.json"
@@ -166,10 +172,11 @@ def linear_eval(settings, info, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     evaluation = settings.evaluation
     protocol = PROTOCOLS[evaluation.probe_protocol]
-    image_size = _image_size(settings, evaluation.eval_image_size or protocol.image_size)
+    image_size = _probe_image_size(settings)
     batch_size = evaluation.eval_batch_size or protocol.batch_size
     train_images = _train_images(settings, info)
-    steps = evaluation.eval_steps or protocol.steps(train_images, batch_size)
+    protocol_steps = protocol.steps(train_images, batch_size)
+    steps = evaluation.eval_steps or protocol_steps
     phase = _results_phase(settings, "linear_eval")
 
     def build():
@@ -179,7 +186,7 @@ def linear_eval(settings, info, strategy=None):
 
     evaluated = {"protocol": evaluation.probe_protocol, "image_size": image_size, "batch_size": batch_size,
                  "ten_crop": evaluation.ten_crop, "num_classes": info.num_classes,
-                 "protocol_steps": protocol.steps(train_images, batch_size),
+                 "protocol_steps": protocol_steps,
                  "full_protocol": (not evaluation.eval_steps and image_size == protocol.image_size
                                    and batch_size == protocol.batch_size)}
     results = _train_and_test(
@@ -223,8 +230,7 @@ def knn_eval(settings, info, strategy=None):
     model_dir/knn_eval (knn_eval_random for the random baseline): no training. Both splits through the
     probe protocol's test view."""
     evaluation = settings.evaluation
-    protocol = PROTOCOLS[evaluation.probe_protocol]
-    image_size = _image_size(settings, evaluation.eval_image_size or protocol.image_size)
+    image_size = _probe_image_size(settings)
     batch_size = evaluation.eval_batch_size or settings.training.batch_size
     phase = _results_phase(settings, "knn_eval")
     with precision(evaluation.eval_precision), _counting_skips(settings, phase) as skips:

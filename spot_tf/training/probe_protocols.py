@@ -59,16 +59,19 @@ class ProbeProtocol:
     decay_every_epochs: float = 0.0
     gamma: float = 1.0
 
+    def _in_steps(self, epochs, train_images, batch_size):
+        return max(1, round(epochs * train_images / (batch_size or self.batch_size)))
+
     def steps(self, train_images, batch_size=None):
         """The preset's training steps on a split of `train_images` at `batch_size` (default its own)."""
-        return max(1, round(self.epochs * train_images / (batch_size or self.batch_size)))
+        return self._in_steps(self.epochs, train_images, batch_size)
 
     def learning_rate_schedule(self, train_images, batch_size=None):
         """The preset's schedule, its period scaled to the dataset as its epochs are."""
         if self.schedule == "inverse_sqrt":
             return InverseSqrtDecay(self.learning_rate, self.weight_decay)
-        period = max(1, round(self.decay_every_epochs * train_images / (batch_size or self.batch_size)))
-        return step_decay(self.learning_rate, period, self.gamma)
+        return step_decay(self.learning_rate, self._in_steps(self.decay_every_epochs, train_images, batch_size),
+                          self.gamma)
 
     def optimizer(self, train_images, batch_size=None):
         """SGD with the preset's momentum and schedule (weight decay is the trainer's, on the gradients)."""
