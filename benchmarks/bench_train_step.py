@@ -16,9 +16,9 @@ float32 formulation of the step (a trainer built under the float32 policy), what
 precision: the bf16 path computes some gradients as other ops (per-tap matmuls, a depthwise
 convolution), and the work credited to a step must not depend on how it is computed. The count
 includes the multiply-adds of SAME convolutions with their zero padding (the share is printed: 8.5%
-of a 96 px spot step, from its 6x6 and 12x12 maps, and 4.5% of the autoencoder's). The TF profiler's float_operation counter is
-not used: on a TF2 FuncGraph it misses the forward convolutions and mis-sizes Conv2DBackpropFilter
-(it reported 6 PFLOP for one spot step).
+of a 96 px spot step, from its 6x6 and 12x12 maps, and 4.5% of the autoencoder's). The TF profiler's
+float_operation counter is not used: on a TF2 FuncGraph it misses the forward convolutions and
+mis-sizes Conv2DBackpropFilter (it reported 6 PFLOP for one spot step).
 
 Two references, both timed in this process: the matmul peak, a 4096^3 `tf.matmul` in float32 and
 bfloat16 (on an AMD EPYC Zen 4 without AMX it reached about 97% of the cores' float32 FMA peak and

@@ -21,7 +21,6 @@ from spot_tf.run.distribution import is_chief, is_multi_worker
 from spot_tf.run.folder import eval_source, export_dir, logs_dir, phase_dir
 from spot_tf.run.precision import precision
 from spot_tf.training.builders import build_finetune_trainer, build_probe_trainer
-from spot_tf.training.classifier_trainer import float_labels
 from spot_tf.training.finetune_trainer import FINETUNE_BATCH_SIZE, FINETUNE_STEPS
 from spot_tf.training.fit_loop import fit_phase
 from spot_tf.training.probe_protocols import IMAGENET_TRAIN_IMAGES, PROTOCOLS
@@ -149,10 +148,9 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
         if chief:
             _claim(settings, phase, {key: value for key, value in {"source": source, **evaluated}.items()
                                      if key in IDENTITY})
-        step = fit_phase(settings, strategy, trainer, phase, steps,
-                         lambda context, start, report: float_labels(train(context, start, report)), skips=skips)
-        results = trainer.test_results(
-            strategy.distribute_datasets_from_function(lambda context: float_labels(test(context, 0, skips))))
+        step = fit_phase(settings, strategy, trainer, phase, steps, train, skips=skips)
+        test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
+        results = trainer.test_results(test_batches)
     if chief:
         evaluated = {"source": source, **evaluated, "steps": int(step), "dataset": settings.data.dataset}
         write_report(results, phase_dir(settings.model_dir, phase), title, evaluated)

@@ -54,7 +54,8 @@ def build_probe_trainer(features, protocol, num_classes, image_size, train_image
         batch_size: Images per step.
         seed: Seed of the heads' initializer.
     """
-    shapes = {name: tuple(value.shape[1:]) for name, value in features(tf.zeros((1, image_size, image_size, 3))).items()}
+    maps = features(tf.zeros((1, image_size, image_size, 3)))
+    shapes = {name: tuple(value.shape[1:]) for name, value in maps.items()}
     probe = LinearProbe(shapes, num_classes, pooling=protocol.pooling, batch_norm=protocol.batch_norm, seed=seed,
                         name="probe")
     trainer = ProbeTrainer(features, probe, protocol.weight_decay, decay_biases=protocol.decay_biases,

@@ -10,18 +10,8 @@ from spot_tf.training.top_k import TopKAccuracies, class_scores
 
 
 def labelled_batch(data):
-    """(images, int32 labels) of a batch (images, labels); the labels may come as floats, see
-    `float_labels`."""
+    """(images, int32 labels) of a batch (images, labels)."""
     return data[0], tf.cast(data[1], tf.int32)
-
-
-def float_labels(dataset):
-    """`dataset` of (images, labels) with float32 labels (exact up to 2**24 classes).
-
-    Under MultiWorkerMirroredStrategy, Keras (3.15) fit() and evaluate() begin by all-reducing the
-    first batch (MEAN) to build the model symbolically, which fails on integer tensors.
-    """
-    return dataset.map(lambda images, labels: (images, tf.cast(labels, tf.float32)))
 
 
 def classification_loss(labels, logits):
