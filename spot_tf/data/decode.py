@@ -1,27 +1,18 @@
-"""Decoding of encoded images (JPEG, PNG, greyscale, RGBA) to RGB, without ever raising.
+"""Decoding of encoded images (JPEG, PNG, greyscale, RGBA) to RGB; a bad image raises (see
+never_raise.py for how the pipeline survives that).
 
-One corrupt image must not stop a week-long run, and ``ignore_errors()`` on the whole pipeline would
-hide what it dropped. So the decode runs in a one-element nested dataset whose errors are dropped,
-and a fallback element with ``ok=False`` takes its place; the pipeline drops (and counts, see
-skips.py) the failures after the map.
-
-``decode_crop`` can decode a JPEG's training crop alone (``fused``); other formats are decoded whole
+``decode_crop`` decodes a JPEG's training crop alone (``fused``); other formats are decoded whole
 and sliced. The pixels are those of the window of the whole image's decode, to the last bit (the
 window is widened a little, see ``_UPSAMPLING_MARGIN``). It saves less than the crop's share of the
-image suggests: libjpeg skips the rows below the window, but must still entropy-decode every row
-above it and every column beside it (the inverse DCT and colour conversion it does skip are the
-cheaper part), and reading the shape first costs about what that saves on ImageNet-size JPEGs
-(benchmarks/bench_input.py). It also refuses fewer corrupt images: a JPEG whose scan data holds a
-bogus marker fails the whole decode, which reads to the end of the image, but a window that stops
-above the last rows decodes, grey from the marker on. (A JPEG cut short is decoded whole, see
-``_is_whole_jpeg``, so it is refused as before.)
+image suggests: libjpeg stops at the window's last row, but must still entropy-decode (about 60%
+of a decode) every row above it and every column beside it, and reading the shape first costs about
+a twentieth of a decode (benchmarks/bench_input.py). It also refuses fewer corrupt images: a JPEG
+whose scan data holds a bogus marker fails the whole decode, which reads to the end of the image,
+but a window that stops above the last rows decodes, grey from the marker on. (A JPEG cut short is
+decoded whole, see ``_is_whole_jpeg``, so it is refused as before.)
 """
 
 import tensorflow as tf
-
-# What a failed decode yields; big enough for any crop or resize to run before it is filtered out.
-# (Made per call, not at import: MultiWorkerMirroredStrategy must come before any TF op runs.)
-_PLACEHOLDER_SHAPE = (8, 8, 3)
 
 # Fancy (interpolating) chroma upsampling computes a pixel from its chroma sample and the next one
 # left or right; at the edge of a decoded region libjpeg repeats the edge sample instead, which
@@ -32,22 +23,10 @@ _PLACEHOLDER_SHAPE = (8, 8, 3)
 _UPSAMPLING_MARGIN = 4
 
 
-def _decode_rgb(encoded):
+def decode_image(encoded):
+    """Decodes JPEG/PNG/GIF/BMP bytes to uint8 [H, W, 3]."""
     # channels=3 turns greyscale into RGB and drops an alpha channel.
     return tf.io.decode_image(encoded, channels=3, expand_animations=False)
-
-
-def _safely(decode_fn, encoded):
-    """Runs ``decode_fn(encoded) -> (image, ok)``; if it raises, returns (placeholder, False)."""
-    decoded = tf.data.Dataset.from_tensors(encoded).map(decode_fn).ignore_errors()
-    fallback = tf.data.Dataset.from_tensors((tf.zeros(_PLACEHOLDER_SHAPE, tf.uint8), False))
-    image, ok = decoded.concatenate(fallback).take(1).get_single_element()
-    return tf.ensure_shape(image, [None, None, 3]), ok
-
-
-def decode_image(encoded):
-    """Decodes JPEG/PNG/GIF/BMP bytes to uint8 [H, W, 3]; returns ``(image, ok)``, never raises."""
-    return _safely(lambda x: (_decode_rgb(x), tf.constant(True)), encoded)
 
 
 def _is_whole_jpeg(encoded):
@@ -63,9 +42,9 @@ def _is_whole_jpeg(encoded):
 
 
 def _whole_then_slice(encoded, window):
-    image = _decode_rgb(encoded)
+    image = decode_image(encoded)
     begin, size = window(tf.shape(image))
-    return tf.slice(image, begin, size), tf.constant(True)
+    return tf.slice(image, begin, size)
 
 
 def _jpeg_window(encoded, window):
@@ -77,11 +56,11 @@ def _jpeg_window(encoded, window):
     right = tf.minimum(begin[1] + size[1] + _UPSAMPLING_MARGIN, shape[1])
     wide = tf.io.decode_and_crop_jpeg(encoded, tf.stack([begin[0], left, size[0], right - left]),
                                       channels=3)
-    return wide[:, begin[1] - left:begin[1] - left + size[1]], tf.constant(True)
+    return wide[:, begin[1] - left:begin[1] - left + size[1]]
 
 
-def decode_crop(encoded, window, fused=False):
-    """Decodes a window of an image to uint8 [h, w, 3]; returns ``(crop, ok)``, never raises.
+def decode_crop(encoded, window, fused=True):
+    """Decodes a window of an image to uint8 [h, w, 3].
 
     Args:
       encoded: string tensor, JPEG/PNG/GIF/BMP bytes.
@@ -92,12 +71,6 @@ def decode_crop(encoded, window, fused=False):
         whole, then slices.
     """
     if not fused:
-        image, ok = decode_image(encoded)
-        begin, size = window(tf.shape(image))
-        return tf.slice(image, begin, size), ok
-
-    def crop(x):
-        return tf.cond(_is_whole_jpeg(x), lambda: _jpeg_window(x, window),
-                       lambda: _whole_then_slice(x, window))
-
-    return _safely(crop, encoded)
+        return _whole_then_slice(encoded, window)
+    return tf.cond(_is_whole_jpeg(encoded), lambda: _jpeg_window(encoded, window),
+                   lambda: _whole_then_slice(encoded, window))

@@ -14,6 +14,7 @@ from spot_tf.data import decode
 from spot_tf.data import demo
 from spot_tf.data import image_folder
 from spot_tf.data import imagenet_tfrecord
+from spot_tf.data import never_raise
 from spot_tf.data import preprocessing
 from spot_tf.data import probe_views
 from spot_tf.data import records
@@ -75,7 +76,7 @@ def _per_replica_batch(batch_size, input_context):
 
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
-                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False,
+                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=True,
                  probe_protocol=None, ten_crop=False):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
@@ -100,8 +101,8 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         (see skips.py; a split with no image that decodes always is) stops the iteration with an
         InvalidArgumentError; ``skip_report.raise_setting_errors()`` raises its SettingError instead.
       fused_decode: in training, decode only the crop of a JPEG: the same pixels as decoding it
-        whole and cropping, but no faster on ImageNet-size JPEGs, and a JPEG corrupt in its scan
-        data is used instead of skipped (see decode.py).
+        whole and cropping, but a JPEG corrupt in its scan data below the crop is used instead of
+        skipped (see decode.py). False decodes whole images.
       probe_protocol: None for the reference pre-processing; else a linear-probe protocol (a key of
         ``probe_views.PROTOCOLS``): its random crop and flip in training, its central crop in test,
         of the protocol's 256x256 image (``image_size`` at most 256). ``fused_decode`` is ignored.
@@ -132,34 +133,35 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
     if training if repeat is None else repeat:
         dataset = dataset.repeat()
 
-    def process(index, element):
-        record, end = element
+    def image_of(element):
+        index, (record, _) = element
         # Stateless per-example seed: (run seed and pipeline, position in this pipeline's stream).
         example_seed = tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index])
         if probe_protocol is not None:
             # The probe views resize the whole image first: decoding a crop would gain nothing.
-            image, decoded = decode.decode_image(record["encoded"])
+            image = decode.decode_image(record["encoded"])
             if training:
-                image = probe_views.train_view(image, image_size, probe_protocol, example_seed)
-            elif ten_crop:
-                image = probe_views.ten_crop_view(image, image_size, probe_protocol)
-            else:
-                image = probe_views.central_view(image, image_size, probe_protocol)
-        elif training:
+                return probe_views.train_view(image, image_size, probe_protocol, example_seed)
+            if ten_crop:
+                return probe_views.ten_crop_view(image, image_size, probe_protocol)
+            return probe_views.central_view(image, image_size, probe_protocol)
+        if training:
             seeds = preprocessing.train_seeds(example_seed)
-            crop, decoded = decode.decode_crop(
+            crop = decode.decode_crop(
                 record["encoded"], lambda shape: preprocessing.train_crop_window(shape, seeds),
                 fused=fused_decode)
-            image = preprocessing.augment_train_crop(crop, image_size, seeds)
-        else:
-            image, decoded = decode.decode_image(record["encoded"])
-            image = preprocessing.preprocess_test(image, image_size)
+            return preprocessing.augment_train_crop(crop, image_size, seeds)
+        return preprocessing.preprocess_test(decode.decode_image(record["encoded"]), image_size)
+
+    def with_image(element, image, decoded):
+        index, (record, end) = element
         # Not the encoded bytes: what follows needs only the image and where it came from.
         return {"image": image, "label": record["label"], "decoded": decoded, "end": end,
                 "index": index, **{key: record[key] for key in ("file", "origin", "fault")}}
 
-    dataset = dataset.enumerate().map(process, num_parallel_calls=tf.data.AUTOTUNE,
-                                      deterministic=not training)
+    dataset = never_raise.map_never_raising(dataset.enumerate(), image_of,
+                                            num_parallel_calls=tf.data.AUTOTUNE,
+                                            deterministic=not training).map(with_image)
     # Failed decodes are dropped after the map, where they can be counted (or be fatal).
     dataset = skips.drop_skipped(dataset, skip_report, spec, split, strict_decode)
     dataset = dataset.map(lambda e: (e["image"], e["label"]) if with_labels else e["image"])
