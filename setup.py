@@ -27,5 +27,6 @@ setup(
         # Demo data (crops of the sample photos) and the TFRecord writer's JPEG encoding.
         "pillow",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # pytest-xdist: the suite runs in two processes (python -m pytest tests -q -n 2 --dist loadscope).
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
 )
