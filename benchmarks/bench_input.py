@@ -5,7 +5,7 @@
         --split=train --image_size=128,227 --repeats=3
 
 ``--decode=both`` measures the training pipeline with ``make_dataset``'s ``fused_decode`` on (a
-JPEG's crop decoded alone, the default) and off (whole images) in turn, in an order that alternates
+JPEG's crop decoded alone) and off (whole images, the default) in turn, in an order that alternates
 from one repeat to the next (so that neither always runs first on a machine shared with others),
 and prints their ratio. The test pre-processing always decodes whole images. Besides images per
 second, each training measurement gives the CPU time the process spent per image (all its threads),

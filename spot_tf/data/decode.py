@@ -59,7 +59,7 @@ def _jpeg_window(encoded, window):
     return wide[:, begin[1] - left:begin[1] - left + size[1]]
 
 
-def decode_crop(encoded, window, fused=True):
+def decode_crop(encoded, window, fused=False):
     """Decodes a window of an image to uint8 [h, w, 3].
 
     Args:

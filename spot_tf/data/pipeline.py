@@ -76,7 +76,7 @@ def _per_replica_batch(batch_size, input_context):
 
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
-                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=True,
+                 repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False,
                  probe_protocol=None, ten_crop=False):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
@@ -101,8 +101,8 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         (see skips.py; a split with no image that decodes always is) stops the iteration with an
         InvalidArgumentError; ``skip_report.raise_setting_errors()`` raises its SettingError instead.
       fused_decode: in training, decode only the crop of a JPEG: the same pixels as decoding it
-        whole and cropping, but a JPEG corrupt in its scan data below the crop is used instead of
-        skipped (see decode.py). False decodes whole images.
+        whole and cropping, but no faster (see README), and a JPEG corrupt in its scan data below
+        the crop is used instead of skipped (see decode.py).
       probe_protocol: None for the reference pre-processing; else a linear-probe protocol (a key of
         ``probe_views.PROTOCOLS``): its random crop and flip in training, its central crop in test,
         of the protocol's 256x256 image (``image_size`` at most 256). ``fused_decode`` is ignored.
