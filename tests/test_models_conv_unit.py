@@ -182,16 +182,23 @@ def test_bf16_small_map_conv_takes_its_kernel_gradient_from_tap_matmuls(extra):
     assert "Conv2DBackpropFilter" in _types(ops32) and "MatMul" not in _types(ops32)  # float32 is unchanged
 
 
+def _against_conv2d(conv, strides, x, kernel, d_out):
+    """(`conv(x, kernel)`, `tf.nn.conv2d`'s SAME output, [(got, want)] input and kernel gradients for `d_out`)."""
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, kernel])
+        mine, theirs = conv(x, kernel), tf.nn.conv2d(x, kernel, strides, "SAME")
+    gradients = zip(tape.gradient(mine, [x, kernel], output_gradients=d_out),
+                    tape.gradient(theirs, [x, kernel], output_gradients=d_out))
+    return mine, theirs, list(gradients)
+
+
 def test_bf16_tap_kernel_gradient_is_the_kernel_gradient():
     x = tf.cast(tf.random.stateless_normal((3, 5, 4, 6), seed=(25, 26)), tf.bfloat16)
     kernel = tf.cast(tf.random.stateless_normal((3, 3, 6, 7), seed=(27, 28)), tf.bfloat16)
     d_out = tf.cast(tf.random.stateless_normal((3, 5, 4, 7), seed=(29, 30)), tf.bfloat16)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([x, kernel])
-        mine, theirs = conv2d_tap_gradient(x, kernel), tf.nn.conv2d(x, kernel, 1, "SAME")
+    mine, theirs, gradients = _against_conv2d(conv2d_tap_gradient, 1, x, kernel, d_out)
     np.testing.assert_array_equal(mine, theirs)
-    for got, want in zip(tape.gradient(mine, [x, kernel], output_gradients=d_out),
-                         tape.gradient(theirs, [x, kernel], output_gradients=d_out)):
+    for got, want in gradients:
         np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(want, tf.float32), rtol=2 ** -7, atol=1e-2)
 
 
@@ -217,10 +224,7 @@ def test_patch_gradients_are_the_convolution_gradients():
     x = tf.random.stateless_normal((2, 6, 4, 3), seed=(33, 34))
     kernel = tf.random.stateless_normal((2, 2, 3, 5), seed=(35, 36))
     d_out = tf.random.stateless_normal((2, 3, 2, 5), seed=(37, 38))
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([x, kernel])
-        mine, theirs = conv2d_patch_gradient(x, kernel), tf.nn.conv2d(x, kernel, 2, "SAME")
+    mine, theirs, gradients = _against_conv2d(conv2d_patch_gradient, 2, x, kernel, d_out)
     np.testing.assert_array_equal(mine, theirs)
-    for got, want in zip(tape.gradient(mine, [x, kernel], output_gradients=d_out),
-                         tape.gradient(theirs, [x, kernel], output_gradients=d_out)):
+    for got, want in gradients:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
