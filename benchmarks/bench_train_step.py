@@ -108,10 +108,10 @@ def step_ops(trainer, images):
     return [graph.get_operation_by_name(name) for name in seen]
 
 
-def step_flops(trainer, images):
-    """FLOPs of one train_step: convolutions (forward and both backprops) and matmuls of the traced
-    train_step graph, counted analytically from their static shapes."""
-    return sum(_op_flops(op) for op in step_ops(trainer, images))
+def step_flops(ops):
+    """FLOPs of one train_step's `step_ops`: convolutions (forward and both backprops) and matmuls,
+    counted analytically from their static shapes."""
+    return sum(_op_flops(op) for op in ops)
 
 
 def _forward_conv(op):
@@ -268,7 +268,7 @@ def main(argv):
             **settings_values, "mixed_precision": "none"}).validate()
         with precision("none"):
             reference_ops = step_ops(build_trainer(reference_settings, FLAGS.phase), images)
-        flops = sum(_op_flops(op) for op in reference_ops) if FLAGS.count_flops else None
+        flops = step_flops(reference_ops) if FLAGS.count_flops else None
     peaks = {}
     if FLAGS.matmul_peak:
         peaks = {"fp32": matmul_peak(tf.float32), "bf16": matmul_peak(tf.bfloat16)}

@@ -105,7 +105,8 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         the crop is used instead of skipped (see decode.py).
       probe_protocol: None for the reference pre-processing; else a linear-probe protocol (a key of
         ``probe_views.PROTOCOLS``): its random crop and flip in training, its central crop in test,
-        of the protocol's 256x256 image (``image_size`` at most 256). ``fused_decode`` is ignored.
+        of the protocol's square image (256 px at its own crop size, scaled with ``image_size``:
+        ``probe_views.side``). ``fused_decode`` is ignored.
       ten_crop: test only, with ``probe_protocol``: each example is the protocol's ten crops.
 
     Returns:

@@ -98,6 +98,15 @@ def check_crop_size(crop_size):
         raise SettingError("eval_image_size", crop_size, "the linear-probe crops need a side of at least 1 px.")
 
 
+def _scaled(image, crop_size, protocol, ten_crop=False):
+    """``(Protocol, the image brought to its side for crop_size crops)``; ``ten_crop``: the image the
+    ten crops come from."""
+    check_crop_size(crop_size)
+    protocol = get_protocol(protocol)
+    resize = protocol.ten_crop_resize if ten_crop else protocol.resize
+    return protocol, resize(image, side(crop_size, protocol.crop))
+
+
 def _finish(image, crop_size):
     image = tf.ensure_shape(image, [crop_size, crop_size, 3])
     return to_signed_range(image / 255.0)
@@ -118,13 +127,10 @@ def train_view(image, crop_size, protocol, seed):
     Returns:
       float32 [S, S, 3] in [-1, 1].
     """
-    check_crop_size(crop_size)
-    protocol = get_protocol(protocol)
-    size = side(crop_size, protocol.crop)
-    square = protocol.resize(image, size)
+    _, square = _scaled(image, crop_size, protocol)
     crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
     top, left = tf.unstack(tf.random.stateless_uniform(
-        [2], crop_seed, minval=0, maxval=size - crop_size + 1, dtype=tf.int32))
+        [2], crop_seed, minval=0, maxval=tf.shape(square)[0] - crop_size + 1, dtype=tf.int32))
     crop = square[top:top + crop_size, left:left + crop_size]
     crop = tf.image.stateless_random_flip_left_right(crop, flip_seed)
     return _finish(crop, crop_size)
@@ -138,10 +144,8 @@ def central_view(image, crop_size, protocol):
       crop_size: output side S (int).
       protocol: a key of ``PROTOCOLS``.
     """
-    check_crop_size(crop_size)
-    protocol = get_protocol(protocol)
-    return _finish(_central(protocol.resize(image, side(crop_size, protocol.crop)), crop_size, protocol.offset),
-                   crop_size)
+    protocol, square = _scaled(image, crop_size, protocol)
+    return _finish(_central(square, crop_size, protocol.offset), crop_size)
 
 
 def ten_crop_view(image, crop_size, protocol):
@@ -161,9 +165,7 @@ def ten_crop_view(image, crop_size, protocol):
     Returns:
       float32 [10, S, S, 3] in [-1, 1].
     """
-    check_crop_size(crop_size)
-    protocol = get_protocol(protocol)
-    source = protocol.ten_crop_resize(image, side(crop_size, protocol.crop))
+    protocol, source = _scaled(image, crop_size, protocol, ten_crop=True)
     height, width = tf.unstack(tf.shape(source)[:2])
     bottom, right = height - crop_size, width - crop_size
     corners = [source[top:top + crop_size, left:left + crop_size]

@@ -141,6 +141,7 @@ def _claim(settings, phase, identity):
 def _train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title):
     """Builds a classifier trainer in the strategy scope, fits it to `steps` (resuming from its checkpoints
     in model_dir/<phase>), tests it and writes results.json (chief). Returns the results."""
+    strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
     with precision(settings.evaluation.eval_precision), _counting_skips(settings, phase, chief) as skips:
         with strategy.scope():
@@ -167,7 +168,6 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
 def linear_eval(settings, info, strategy=None):
     """Linear probes on frozen conv_1..conv_5 of `eval_source` in the `probe_protocol`, into
     model_dir/linear_eval (linear_eval_random for the random baseline)."""
-    strategy = strategy or tf.distribute.get_strategy()
     evaluation = settings.evaluation
     protocol = PROTOCOLS[evaluation.probe_protocol]
     image_size = _probe_image_size(settings)
@@ -198,7 +198,6 @@ def linear_eval(settings, info, strategy=None):
 def finetune(settings, info, strategy=None):
     """The original's conv_5 classifier, top `finetune_layers` conv layers trained, into
     model_dir/finetune_conv<N>: 15,600 steps of 128 unless eval_steps / eval_batch_size say otherwise."""
-    strategy = strategy or tf.distribute.get_strategy()
     evaluation = settings.evaluation
     phase = _results_phase(settings, f"finetune_conv{evaluation.finetune_layers}")
     image_size = _image_size(settings, settings.eval_image_size)
