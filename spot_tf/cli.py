@@ -116,15 +116,26 @@ def _run_command():
         logging.info("%s=%r for this command (the run's config.json has %r)", name, new, old)
     if settings.training.cpu_devices:
         _split_cpu(settings.training.cpu_devices)
+    import tensorflow as tf
     from spot_tf.phases import EXPECTED_ERRORS, run_phases
     from spot_tf.run.interruption import handle_signals
+    from spot_tf.safe_write import describe_error_text, describe_os_error
     try:
         with handle_signals():
             run_phases(settings, FLAGS.phase)
     except SettingError as err:
         fail(err.as_flag())
     except EXPECTED_ERRORS as err:
-        fail(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
+        fail(describe_error_text(err) or (str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__))
+    except OSError as err:
+        # A full disk, a read-only folder, a path through a file: what it means, and where.
+        fail(describe_os_error(err))
+    except tf.errors.OpError as err:
+        # TensorFlow reports the same in words (a checkpoint or summary write on a full disk).
+        line = describe_error_text(err.message)
+        if line is None:
+            raise
+        fail(line)
 
 
 def run():

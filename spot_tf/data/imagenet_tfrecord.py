@@ -7,12 +7,14 @@ prefixes are the "tfrecord" names of ``records.SPLIT_NAMES``). Only ``image/enco
 cut short yields its whole records, then a fault record naming it.
 """
 
+import glob
 import os
 
 from absl import logging
 from google.protobuf import message
 import tensorflow as tf
 
+from spot_tf import paths
 from spot_tf.data import records as records_lib
 from spot_tf.data import tfrecord_reader
 from spot_tf.data import tfrecord_writer
@@ -56,15 +58,15 @@ class TFRecordSource:
         """The file patterns that may hold ``split``, best first."""
         prefixes = records_lib.split_names("tfrecord", split)
         if tf.io.gfile.isdir(self.spec):
-            return [os.path.join(self.spec, prefix + "-*") for prefix in prefixes]
+            return [os.path.join(glob.escape(self.spec), prefix + "-*") for prefix in prefixes]
         directory, name = os.path.split(self.spec)
         if "train" in name:
-            return [os.path.join(directory, name.replace("train", prefix, 1)) for prefix in prefixes]
+            return [paths.as_pattern(os.path.join(directory, name.replace("train", prefix, 1))) for prefix in prefixes]
         if split == "test":
             raise SettingError(
                 "dataset", self.spec, "cannot tell which files hold the held-out split; pass the "
                 "directory of the train-*/validation-* files or a pattern containing 'train'.")
-        return [self.spec]
+        return [paths.as_pattern(self.spec)]
 
     def files(self, split):
         """(pattern, sorted files) of ``split``; raises SettingPathError naming the patterns if none."""
@@ -118,14 +120,15 @@ class TFRecordSource:
         return count, max_label
 
     def describe(self, splits=records_lib.SPLITS):
-        num_examples, location, scans = {}, {}, {}
+        num_examples, location, scans, folders = {}, {}, {}, []
         for split in splits:
             location[split], files = self.validate(split)
+            folders.append(os.path.dirname(files[0]))
             if tuple(files) not in scans:  # "unsupervised" and "train" often share the files.
                 scans[tuple(files)] = self._scan(files)
             num_examples[split] = scans[tuple(files)][0]
         max_labels = [max_label or 0 for _, max_label in scans.values()]
-        class_names = tfrecord_writer.read_labels_file(os.path.dirname(location[splits[0]]))
+        class_names = tfrecord_writer.read_labels_file(folders[0])
         if class_names:
             num_classes = len(class_names)
         elif any(max_labels):

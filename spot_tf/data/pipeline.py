@@ -6,10 +6,10 @@ encoded records; this module decodes, augments, drops (and reports, see skips.py
 decode, batches and prefetches them.
 """
 
-import os
 
 import tensorflow as tf
 
+from spot_tf import paths
 from spot_tf.data import decode
 from spot_tf.data import demo
 from spot_tf.data import image_folder
@@ -29,7 +29,7 @@ _EXPECTED = "expected 'demo', 'tfds:NAME', a TFRecord pattern or directory, or a
 
 
 def _looks_like_tfrecords(directory):
-    return any(tf.io.gfile.glob(os.path.join(directory, prefix + "-*"))
+    return any(paths.literal_glob(directory, prefix + "-*")
                for prefix in sorted(records.all_split_names("tfrecord")))
 
 
@@ -49,7 +49,7 @@ def get_source(spec, tfds_data_dir=None, cache_dir=None):
         return tfds_source.TFDSSource(spec[len(TFDS_PREFIX):], data_dir=tfds_data_dir)
     if tf.io.gfile.isdir(spec) and not _looks_like_tfrecords(spec):
         return image_folder.ImageFolderSource(spec)
-    if not tf.io.gfile.isdir(spec) and not tf.io.gfile.glob(spec):
+    if not tf.io.gfile.isdir(spec) and not tf.io.gfile.glob(paths.as_pattern(spec)):
         raise SettingPathError("dataset", spec, f"matches no file or directory ({_EXPECTED}).")
     return imagenet_tfrecord.TFRecordSource(spec)
 

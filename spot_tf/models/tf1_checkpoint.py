@@ -2,6 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
+from spot_tf.paths import real_path, tf_path
+
 _VARIABLE_LEAVES = ("weights", "biases", "gamma", "beta", "moving_mean", "moving_variance")
 EMA_SUFFIX = "/ExponentialMovingAverage"
 
@@ -37,12 +39,12 @@ def load_tf1_variables(path, variables, use_ema=False):
         The sorted list of loaded names.
     """
     if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+        latest = tf.train.latest_checkpoint(tf_path(path))
         if latest is None:
             raise FileNotFoundError(f"no TF1 checkpoint in directory {path}")
-        path = latest
+        path = real_path(latest)
     try:
-        reader = tf.train.load_checkpoint(path)
+        reader = tf.train.load_checkpoint(tf_path(path))
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as err:
         raise FileNotFoundError(f"cannot read TF1 checkpoint {path}: {err}") from err
     shape_map = reader.get_variable_to_shape_map()

@@ -43,8 +43,6 @@ def run_phases(settings, phase, strategy=None):
     chief = is_chief(strategy)
     # Only the chief writes to model_dir: the workers of one run do not lock each other out.
     with run_lock(settings.model_dir) if chief else contextlib.nullcontext():
-        if chief and saved_settings.write(settings):
-            logging.info("settings of the run written to %s/config.json", settings.model_dir)
         for name in phases:
             logging.info("phase %s", name)
             if name in pretrain.PHASES:
@@ -52,3 +50,6 @@ def run_phases(settings, phase, strategy=None):
             else:
                 # Every worker: the probes and fine-tuning train under the strategy; the others run on the chief.
                 PHASES[name](settings, info, strategy)
+            # The training phases wrote it as they started; the others once they have succeeded.
+            if chief:
+                saved_settings.write(settings)

@@ -16,17 +16,21 @@ from absl import logging
 
 from spot_tf import data as spot_data
 from spot_tf.errors import SettingError
+from spot_tf.paths import in_run
 from spot_tf.run import checkpoints
+from spot_tf.run.checkpoint_files import checkpoint_steps
 from spot_tf.run.distribution import is_chief, is_multi_worker
 from spot_tf.run.folder import eval_source, export_dir, logs_dir, phase_dir
 from spot_tf.run.precision import precision
+from spot_tf.safe_write import write_json
 from spot_tf.training.builders import build_finetune_trainer, build_probe_trainer
 from spot_tf.training.finetune_trainer import FINETUNE_BATCH_SIZE, FINETUNE_STEPS
 from spot_tf.training.fit_loop import fit_phase
 from spot_tf.training.probe_protocols import IMAGENET_TRAIN_IMAGES, PROTOCOLS
 from spot_tf.transfer import export_saved_model, load_feature_extractor, min_input_size, run_knn_eval
 from spot_tf.transfer.feature_source import RANDOM
-from spot_tf.transfer.report import results_text, write_report
+from spot_tf.transfer.report import (conflict_message, evaluation_conflict, results_text, same_evaluated,
+                                    write_report)
 from spot_tf.transfer.run_report import write_run_report
 
 
@@ -115,27 +119,56 @@ def _probe_image_size(settings):
 # What a phase's checkpoints were trained on: a rerun resumes them only if all of it is the same.
 IDENTITY = ("source", "protocol", "finetune_layers", "image_size", "batch_size", "num_classes")
 IDENTITY_FILE = "evaluation.json"
-# The setting that changes each part of the identity.
+# The setting that changes each part of what was evaluated (the identity and the rest of "evaluated").
 IDENTITY_SETTINGS = {"source": "eval_source", "protocol": "probe_protocol", "finetune_layers": "finetune_layers",
-                     "image_size": "eval_image_size", "batch_size": "eval_batch_size", "num_classes": "dataset"}
+                     "image_size": "eval_image_size", "batch_size": "eval_batch_size", "num_classes": "dataset",
+                     "dataset": "dataset", "ten_crop": "ten_crop", "protocol_steps": "eval_batch_size"}
 
 
-def _claim(settings, phase, identity):
-    """Records what model_dir/<phase> trains on, or refuses to resume checkpoints of something else."""
-    path = os.path.join(phase_dir(settings.model_dir, phase), IDENTITY_FILE)
+def _refuse(settings, key, reason):
+    setting = IDENTITY_SETTINGS.get(key, "model_dir")
+    value = settings.flat().get(setting) if setting != "model_dir" else settings.model_dir
+    raise SettingError(setting, value, reason)
+
+
+def _evaluated(settings, source, evaluated):
+    """What an evaluation of `source` evaluates, as results.json records it: a source inside the run as a
+    path relative to model_dir, so that a moved run still recognises what it evaluated."""
+    return {"source": in_run(settings.model_dir, source), **evaluated, "dataset": settings.data.dataset}
+
+
+def _check_results(settings, phase, evaluated):
+    """Refuses, before any work, an evaluation whose results would replace another evaluation's."""
+    conflict = evaluation_conflict(phase_dir(settings.model_dir, phase), evaluated)
+    if conflict:
+        _refuse(settings, conflict[1], conflict_message(conflict))
+
+
+def _claim(settings, phase, evaluated):
+    """Records what model_dir/<phase> trains on, or refuses to resume checkpoints (or replace results) of
+    something else. A record that no checkpoint or result stands behind (its command failed before it
+    trained) is replaced."""
+    directory = phase_dir(settings.model_dir, phase)
+    path = os.path.join(directory, IDENTITY_FILE)
+    identity = {key: value for key, value in evaluated.items() if key in IDENTITY}
+    saved = None
     if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            if not isinstance(saved, dict):
+                raise ValueError("not a mapping")
+        except (OSError, ValueError) as err:
+            raise SettingError("model_dir", settings.model_dir, f"{path} is not an evaluation record of spot_tf "
+                               f"({str(err).splitlines()[0]}): move it away or repair it") from None
         for key in IDENTITY:
-            if saved.get(key) != identity.get(key):
-                setting = IDENTITY_SETTINGS[key]
-                raise SettingError(setting, settings.flat().get(setting), (
-                    f"{os.path.dirname(path)} holds checkpoints trained with {key} {saved.get(key)!r}, not "
-                    f"{identity.get(key)!r}: rerun with the same settings to resume, or use another model_dir"))
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(identity, f, indent=2)
+            if not same_evaluated(key, saved.get(key), identity.get(key), directory) and checkpoint_steps(directory):
+                _refuse(settings, key, f"{directory} holds checkpoints trained with {key} {saved.get(key)!r}, not "
+                        f"{identity.get(key)!r}: rerun with the same settings to resume, or use another model_dir")
+    _check_results(settings, phase, evaluated)
+    if saved is None or any(not same_evaluated(key, saved.get(key), identity.get(key), directory)
+                            for key in IDENTITY):
+        write_json(path, identity)
 
 
 def _train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title):
@@ -146,15 +179,14 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
     with precision(settings.evaluation.eval_precision), _counting_skips(settings, phase, chief) as skips:
         with strategy.scope():
             trainer, source = build()
+        evaluated = _evaluated(settings, source, evaluated)
         if chief:
-            _claim(settings, phase, {key: value for key, value in {"source": source, **evaluated}.items()
-                                     if key in IDENTITY})
+            _claim(settings, phase, evaluated)
         step = fit_phase(settings, strategy, trainer, phase, steps, train, skips=skips)
         test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
         results = trainer.test_results(test_batches)
     if chief:
-        evaluated = {"source": source, **evaluated, "steps": int(step), "dataset": settings.data.dataset}
-        write_report(results, phase_dir(settings.model_dir, phase), title, evaluated)
+        write_report(results, phase_dir(settings.model_dir, phase), title, {**evaluated, "steps": int(step)})
         writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase))
         with writer.as_default(step=int(step)):
             for layer, scores in results.items():
@@ -232,14 +264,15 @@ def knn_eval(settings, info, strategy=None):
     phase = _results_phase(settings, "knn_eval")
     with precision(evaluation.eval_precision), _counting_skips(settings, phase) as skips:
         features = _features(settings)
+        evaluated = _evaluated(settings, features.source, {"protocol": evaluation.probe_protocol,
+                                                           "image_size": image_size, "steps": 0,
+                                                           "num_classes": info.num_classes})
+        _check_results(settings, phase, evaluated)
         # Both splits once, with the test pre-processing: the bank holds the training images as they are.
         train, test = (_labelled(settings, split, False, image_size, batch_size, evaluation.probe_protocol)
                        for split in ("train", "test"))
         results = run_knn_eval(features, train(None, 0, skips), test(None, 0, skips), info.num_classes,
-                               phase_dir(settings.model_dir, phase), strategy=strategy,
-                               evaluated={"source": features.source, "protocol": evaluation.probe_protocol,
-                                          "image_size": image_size, "steps": 0, "dataset": settings.data.dataset,
-                                          "num_classes": info.num_classes})
+                               phase_dir(settings.model_dir, phase), strategy=strategy, evaluated=evaluated)
     logging.info("knn_eval (%s): %s", features.source, json.dumps(results))
 
 

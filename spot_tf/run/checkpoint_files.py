@@ -5,7 +5,6 @@ lost (a partial copy, a sync tool) and the newest checkpoint can be cut short (a
 copy) while the ones before it are intact. So a phase resumes from the newest `ckpt-N` that it can
 read in full, found by scanning the folder, and never from nothing while any `ckpt-N` is there.
 """
-import glob
 import os
 import re
 import shutil
@@ -13,6 +12,7 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
+from spot_tf.paths import literal_glob, tf_path
 from spot_tf.run.folder import CHECKPOINT_NAME
 
 _PREFIX = re.compile(rf"^{CHECKPOINT_NAME}-(\d+)$")
@@ -28,7 +28,7 @@ class NoReadableCheckpointError(ValueError):
 def checkpoint_steps(directory):
     """{step: prefix} of every `ckpt-N` in `directory` that has an index file."""
     steps = {}
-    for index in glob.glob(os.path.join(glob.escape(directory), f"{CHECKPOINT_NAME}-*.index")):
+    for index in literal_glob(directory, f"{CHECKPOINT_NAME}-*.index"):
         prefix = index[:-len(".index")]
         match = _PREFIX.match(os.path.basename(prefix))
         if match:
@@ -38,12 +38,13 @@ def checkpoint_steps(directory):
 
 def unreadable_reason(prefix):
     """Why the checkpoint at `prefix` cannot be restored (a missing shard, a short read), or None."""
-    shards = [_SHARD.search(path) for path in glob.glob(glob.escape(prefix) + ".data-*")]
+    directory, name = os.path.split(prefix)
+    shards = [_SHARD.search(path) for path in literal_glob(directory, name + ".data-*")]
     counts = {int(m.group(2)) for m in shards if m}
     if not shards or len(counts) != 1 or len(shards) != counts.pop():
         return "its data shards are missing or incomplete"
     try:
-        reader = tf.train.load_checkpoint(prefix)
+        reader = tf.train.load_checkpoint(tf_path(prefix))
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError) as err:  # a short read is an IndexError
@@ -76,7 +77,7 @@ def newest_readable(directory):
 def remove_temp_leftovers(directory):
     """Removes the `ckpt-N_temp` folders of saves that were cut short (only those: nothing else)."""
     removed = []
-    for path in glob.glob(os.path.join(glob.escape(directory), f"{CHECKPOINT_NAME}-*_temp")):
+    for path in literal_glob(directory, f"{CHECKPOINT_NAME}-*_temp"):
         if os.path.isdir(path) and _TEMP.match(os.path.basename(path)):
             shutil.rmtree(path)
             removed.append(path)

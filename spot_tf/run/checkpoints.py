@@ -16,6 +16,7 @@ import tensorflow as tf
 from spot_tf.errors import SettingError, SettingPathError
 from spot_tf.models import SpotModel
 from spot_tf.optim.ema import WeightAverage
+from spot_tf.paths import real_path, tf_path
 from spot_tf.run import saved_settings
 from spot_tf.run.checkpoint_files import newest_readable
 
@@ -63,8 +64,10 @@ def resolve_checkpoint(source, phase="spot"):
     if tf.io.gfile.isdir(source):
         for directory in (os.path.join(source, phase), source):
             # The original's `model.ckpt-N` are found through their index file.
-            latest = newest_readable(directory) or (tf.train.latest_checkpoint(directory)
-                                                    if tf.io.gfile.isdir(directory) else None)
+            latest = newest_readable(directory)
+            if not latest and tf.io.gfile.isdir(directory):
+                found = tf.train.latest_checkpoint(tf_path(directory))
+                latest = real_path(found) if found else None
             if latest:
                 return latest
         raise FileNotFoundError(f"no checkpoint in {source} (looked in {source}/{phase} and {source})")
@@ -75,12 +78,12 @@ def resolve_checkpoint(source, phase="spot"):
 
 def is_tf1_checkpoint(prefix):
     """Whether the checkpoint was written by the original TF1 code (variables stored by name)."""
-    return OBJECT_GRAPH_KEY not in tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    return OBJECT_GRAPH_KEY not in tf.train.load_checkpoint(tf_path(prefix)).get_variable_to_shape_map()
 
 
 def checkpoint_kind(prefix):
     """"spot" or "autoencoder" (a spot checkpoint also holds an autoencoder), or None if neither."""
-    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    names = tf.train.load_checkpoint(tf_path(prefix)).get_variable_to_shape_map()
     for kind in KINDS:
         if any(name.startswith(KIND_PREFIXES[kind]) for name in names):
             return kind
@@ -136,10 +139,11 @@ def restore(model, source, phase="spot", use_ema=False, setting="eval_source"):
         if is_tf1_checkpoint(prefix):
             model.load_tf1_checkpoint(prefix, include=TF1_SCOPES[phase], use_ema=use_ema)
         elif phase == "autoencoder":
-            tf.train.Checkpoint(model=model.autoencoder).read(prefix).expect_partial().assert_existing_objects_matched()
+            status = tf.train.Checkpoint(model=model.autoencoder).read(tf_path(prefix))
+            status.expect_partial().assert_existing_objects_matched()
         else:
             ema = spot_ema(model)
-            tf.train.Checkpoint(model=model, ema=ema).read(prefix).expect_partial().assert_existing_objects_matched()
+            tf.train.Checkpoint(model=model, ema=ema).read(tf_path(prefix)).expect_partial().assert_existing_objects_matched()
             if use_ema:
                 ema.copy_to_sources()
     except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as err:

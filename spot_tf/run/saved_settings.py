@@ -1,7 +1,7 @@
 """config.json: the settings a run was made with, and what a later invocation may change.
 
-The first phase of a run writes every setting to model_dir/config.json. A later invocation on the
-same folder starts from those settings; a setting it names explicitly replaces the saved one,
+The first command on a run whose work starts for real writes every setting to model_dir/config.json
+(one that fails first writes nothing). A later invocation on the same folder starts from those settings; a setting it names explicitly replaces the saved one,
 unless the setting is locked (it fixes what the checkpoints hold: the architecture, the damage, the
 losses, the learning rate, the seeds), in which case a different value is refused.
 """
@@ -11,14 +11,17 @@ import os
 import spot_tf
 from spot_tf.errors import SettingError
 from spot_tf.run.folder import config_path
+from spot_tf.safe_write import describe_os_error, write_json
 from spot_tf.settings import RunSettings, setting_fields
 
 
 def read(model_dir):
     """The RunSettings saved in model_dir/config.json, or None if the run has none yet."""
     path = config_path(model_dir)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None
+    if not os.path.isfile(path):
+        raise SettingError("model_dir", model_dir, f"{path} is not a file: move it away, or use another model_dir")
     try:
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
@@ -27,6 +30,8 @@ def read(model_dir):
         return RunSettings.from_flat(model_dir, values)
     except (ValueError, TypeError, AttributeError) as err:
         raise SettingError("model_dir", model_dir, f"{path} is not a spot_tf settings file ({err})") from None
+    except OSError as err:
+        raise SettingError("model_dir", model_dir, f"cannot read {path}: {describe_os_error(err)}") from None
 
 
 def resolve(model_dir, given):
@@ -58,15 +63,12 @@ def resolve(model_dir, given):
 def write(settings):
     """Writes model_dir/config.json once (atomically); an existing file is left as it is.
 
+    Called when the work of a command starts for real (a phase trains, or has written its results),
+    so that a command that fails first leaves no settings behind to refuse the corrected one.
     Returns whether the file was written.
     """
     path = config_path(settings.model_dir)
     if os.path.exists(path):
         return False
-    os.makedirs(settings.model_dir, exist_ok=True)
-    staging = f"{path}.tmp-{os.getpid()}"
-    with open(staging, "w", encoding="utf-8") as f:
-        json.dump({"spot_tf_version": spot_tf.__version__, **settings.sections()}, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(staging, path)
+    write_json(path, {"spot_tf_version": spot_tf.__version__, **settings.sections()})
     return True

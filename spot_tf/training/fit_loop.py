@@ -12,10 +12,11 @@ import tensorflow as tf
 from absl import logging
 
 from spot_tf import data as spot_data
-from spot_tf.run import interruption
+from spot_tf.paths import real_path, tf_path
+from spot_tf.run import interruption, saved_settings
 from spot_tf.run.checkpoint_files import newest_readable, remove_temp_leftovers
 from spot_tf.run.distribution import is_chief, scalar_value
-from spot_tf.run.folder import CHECKPOINT_NAME, logs_dir, phase_dir
+from spot_tf.run.folder import CHECKPOINT_NAME, config_path, logs_dir, phase_dir
 from spot_tf.training import callbacks as cb
 from spot_tf.training.skipped_updates import SkippedUpdates
 
@@ -38,7 +39,8 @@ def _checkpoint_manager(checkpoint, directory, chief, keep):
     # Every worker saves (reading synced variables can be collective); non-chiefs to a scratch dir.
     if not chief:
         directory = tempfile.mkdtemp(prefix="spot_tf_worker_ckpt_")
-    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep, checkpoint_name=CHECKPOINT_NAME)
+    # Through tf_path: the manager globs its folder to delete the checkpoints it no longer keeps.
+    return tf.train.CheckpointManager(checkpoint, tf_path(directory), max_to_keep=keep, checkpoint_name=CHECKPOINT_NAME)
 
 
 def weights_checksum(variables):
@@ -105,7 +107,7 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, batches, summarie
         # Found by scanning, not through the `checkpoint` index file, which may be lost or name a cut save.
         latest = newest_readable(directory)
         if latest:
-            trainer.checkpoint().restore(latest).assert_existing_objects_matched()
+            trainer.checkpoint().restore(tf_path(latest)).assert_existing_objects_matched()
             logging.info("resuming from %s", latest)
     start = scalar_value(trainer.step)
     if start >= total_steps:
@@ -119,6 +121,9 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, batches, summarie
     callbacks = [guard, skipped, cb.TensorBoardSummaries(writer, training.summary_every, scalars=skipped.scalars,
                                                          **(summaries or {})),
                  cb.StepCheckpoint(manager, training.checkpoint_every, guard)]
+    if chief and saved_settings.write(settings):
+        # Only now: a command that failed before this point leaves nothing that refuses the corrected one.
+        logging.info("settings of the run written to %s", config_path(settings.model_dir))
     reported_here = skips is None
     skips = skips or spot_data.SkipReport()
 
@@ -139,11 +144,11 @@ def fit_phase(settings, strategy, trainer, phase, total_steps, batches, summarie
     if interruption.requested():
         raise interruption.Interrupted(
             f"stopped by {interruption.requested()} at step {scalar_value(trainer.step)}: "
-            f"{manager.latest_checkpoint} saved; rerun the same command to resume")
+            f"{real_path(manager.latest_checkpoint)} saved; rerun the same command to resume")
     if skipped.stuck_at is not None:
-        raise skipped.error(phase, manager.latest_checkpoint)
+        raise skipped.error(phase, real_path(manager.latest_checkpoint))
     if guard.diverged_at is not None:
         raise cb.TrainingDivergedError(
             f"training diverged at step {guard.diverged_at} ({guard.bad_values}); the last good checkpoint "
-            f"{manager.latest_checkpoint} is kept. Lower the learning_rate or check the data.")
+            f"{real_path(manager.latest_checkpoint)} is kept. Lower the learning_rate or check the data.")
     return scalar_value(trainer.step)

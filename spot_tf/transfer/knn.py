@@ -12,7 +12,6 @@ to float32 only while it is searched (at most 1.28 M x 384 x 4 bytes = 2 GB more
 and their ranking are computed in float32. Test examples are searched `chunk_size` at a time: a
 [chunk, N] float32 similarity matrix (1.3 GB for 256 x 1.28 M) is the largest temporary.
 """
-import json
 import os
 
 import keras
@@ -20,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from spot_tf.models import CONV_LAYERS
+from spot_tf.safe_write import write_json
 from spot_tf.transfer.report import results_text, write_report
 
 SETTINGS_FILE = "knn_settings.json"
@@ -223,9 +223,7 @@ def run_knn_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, k=20, temp
                 "train_examples": len(bank_labels), "test_examples": len(labels),
                 "source": source if source is not None else getattr(feature_fn, "source", None),
                 "extra": extra or {}}
-    with open(os.path.join(out_dir, SETTINGS_FILE), "w", encoding="utf-8") as f:
-        json.dump(settings, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(out_dir, SETTINGS_FILE), settings)
     if verbose:
         print(results_text(results))
     return results

@@ -10,9 +10,18 @@ import os
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from spot_tf.paths import in_run
+from spot_tf.safe_write import replacing, write_json, write_text
+
 RESULT_KEYS = ("top1", "top5")
 # The key of results.json that says what was evaluated (not a layer).
 EVALUATED = "evaluated"
+# Keys of "evaluated" that grow as an evaluation resumes; a difference in any other is another evaluation.
+PROGRESS_KEYS = ("steps", "full_protocol")
+
+
+class ResultsConflictError(ValueError):
+    """A folder holds the results of another evaluation, which a write would replace."""
 
 
 def validate_results(results):
@@ -20,8 +29,10 @@ def validate_results(results):
     if not results:
         raise ValueError("results are empty: there must be at least one layer")
     for layer, scores in results.items():
-        if set(scores) != set(RESULT_KEYS):
-            raise ValueError(f"results[{layer!r}] must have exactly the keys {RESULT_KEYS}, got {sorted(scores)}")
+        if not isinstance(scores, dict) or set(scores) != set(RESULT_KEYS):
+            raise ValueError(f"results[{layer!r}] must have exactly the keys {RESULT_KEYS}, got {scores!r}")
+        for key in RESULT_KEYS:
+            float(scores[key])  # A number, or a ValueError / TypeError.
 
 
 def results_markdown(results, title):
@@ -49,31 +60,74 @@ def plot_top1(results, path, title):
     ax.set_ylim(0, max(100.0, max(top1) * 1.1))
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with replacing(path) as staging:
+        fig.savefig(staging, dpi=100)
 
 
 def read_results(path):
-    """(results, evaluated) of a results.json (`evaluated` is {} in files written without it)."""
-    with open(path, encoding="utf-8") as f:
-        content = json.load(f)
-    evaluated = content.pop(EVALUATED, {})
-    validate_results(content)
+    """(results, evaluated) of a results.json (`evaluated` is {} in files written without it).
+
+    Raises ValueError naming `path` when it is not a results file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            content = json.load(f)
+        evaluated = content.pop(EVALUATED, {})
+        validate_results(content)
+        if not isinstance(evaluated, dict):
+            raise ValueError(f"{EVALUATED!r} is not a mapping")
+    except (ValueError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path} is not a results file of spot_tf ({str(err).splitlines()[0]}): move it away "
+                         f"or repair it") from None
     return content, evaluated
+
+
+def evaluation_conflict(out_dir, evaluated):
+    """(results.json path, key, its value there, the value in `evaluated`) when out_dir holds the results of
+    another evaluation than `evaluated` (they differ in a key other than PROGRESS_KEYS), else None."""
+    path = os.path.join(out_dir, "results.json")
+    if not os.path.exists(path):
+        return None
+    saved = read_results(path)[1]
+    evaluated = evaluated or {}
+    for key in [*saved, *(key for key in evaluated if key not in saved)]:
+        if key not in PROGRESS_KEYS and not same_evaluated(key, saved.get(key), evaluated.get(key), out_dir):
+            return path, key, saved.get(key), evaluated.get(key)
+    return None
+
+
+def same_evaluated(key, a, b, out_dir):
+    """Whether two values of `key` in "evaluated" say the same; a source inside the run matches however it
+    is spelled (relative to the run, or the absolute path results files of earlier versions hold)."""
+    if key == "source" and isinstance(a, str) and isinstance(b, str):
+        run_dir = os.path.dirname(os.path.abspath(out_dir))
+        return in_run(run_dir, a) == in_run(run_dir, b)
+    return a == b
+
+
+def conflict_message(conflict):
+    """The one line that refuses to write over `evaluation_conflict`'s results."""
+    path, key, saved, new = conflict
+    return (f"{path} holds the results of an evaluation with {key} {saved!r}, not {new!r}; they are kept: use "
+            f"another model_dir (or move that folder away) to evaluate with other settings")
 
 
 def write_report(results, out_dir, title="Transfer results", evaluated=None):
     """Writes out_dir/results.json (with `evaluated`, a JSON-serialisable dict, under "evaluated"),
-    results.md and top1.png; returns their paths as a dict."""
+    results.md and top1.png, each atomically; returns their paths as a dict.
+
+    Raises ResultsConflictError, writing nothing, when out_dir holds the results of another evaluation
+    (`evaluation_conflict`): results are saved data, and a rerun with the same settings only may replace them."""
     validate_results(results)
-    os.makedirs(out_dir, exist_ok=True)
+    conflict = evaluation_conflict(out_dir, evaluated)
+    if conflict:
+        raise ResultsConflictError(conflict_message(conflict))
     paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md", "top1.png")}
     clean = {layer: {key: float(scores[key]) for key in RESULT_KEYS} for layer, scores in results.items()}
-    with open(paths["results.json"], "w", encoding="utf-8") as f:
-        json.dump({**clean, EVALUATED: evaluated or {}}, f, indent=2)
-        f.write("\n")
-    with open(paths["results.md"], "w", encoding="utf-8") as f:
-        f.write(results_markdown(clean, title))
-        if evaluated:
-            f.write("\n" + "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n")
+    markdown = results_markdown(clean, title)
+    if evaluated:
+        markdown += "\n" + "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n"
+    # The table and plot first: results.json, last, is what says the evaluation is complete.
+    write_text(paths["results.md"], markdown)
     plot_top1(clean, paths["top1.png"], title)
+    write_json(paths["results.json"], {**clean, EVALUATED: evaluated or {}})
     return paths

@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spot_tf.models import CONV_LAYERS
+from spot_tf.safe_write import replacing, write_text
 from spot_tf.transfer.report import read_results
 
 # (trained results folder, random results folder) of each evaluation, under model_dir.
@@ -80,7 +81,8 @@ def plot_report(pairs, path):
         ax.set_title(name)
         ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with replacing(path) as staging:
+        fig.savefig(staging, dpi=100)
 
 
 def write_run_report(model_dir):
@@ -92,7 +94,6 @@ def write_run_report(model_dir):
     if not pairs:
         return None
     paths = {"report.md": os.path.join(model_dir, "report.md"), "report.png": os.path.join(model_dir, "report.png")}
-    with open(paths["report.md"], "w", encoding="utf-8") as f:
-        f.write(report_markdown(pairs, paper_protocol))
+    write_text(paths["report.md"], report_markdown(pairs, paper_protocol))
     plot_report(pairs, paths["report.png"])
     return paths
