@@ -75,8 +75,32 @@ def packaged_flagfiles(argv):
     return out
 
 
+def check_flagfile(path, seen=()):
+    """Fails naming the file (and the byte) unless `path`, and every flagfile it names, reads as UTF-8 text."""
+    if path in seen or not os.path.lexists(path):
+        return  # absl names a missing flagfile itself.
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        from spot_tf.safe_write import describe_os_error
+        fail(f"--flagfile={path}: {describe_os_error(err)}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        fail(f"--flagfile={path}: not UTF-8 text: byte 0x{data[err.start]:02x} at line {line} (offset {err.start}); "
+             f"save it as UTF-8")
+    for line in text.splitlines():
+        if line.strip().startswith("--flagfile="):
+            check_flagfile(line.strip().split("=", 1)[1], (*seen, path))
+
+
 def parse_flags(argv):
-    """absl's parse, with a bad flag reported as one `error:` line."""
+    """absl's parse, with a bad flag (or flagfile) reported as one `error:` line."""
+    for arg in argv[1:]:
+        if arg.startswith("--flagfile="):
+            check_flagfile(arg.split("=", 1)[1])
     try:
         return FLAGS(argv)
     except flags.Error as err:

@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -50,3 +51,52 @@ def test_fail_prints_one_error_line_and_exits_1(capsys):
         cli.fail("--image_size=100: must be a multiple of 16")
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == "error: --image_size=100: must be a multiple of 16\n"
+
+
+def _command(capsys, *args):
+    """Runs the entry point in this process; returns its `error:` line (it must end with exactly one)."""
+    cli.FLAGS.unparse_flags()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(cli.parse_flags(["spot-tf", *args]))
+    finally:
+        cli.FLAGS.unparse_flags()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+def test_a_flagfile_that_is_not_utf8_is_named_with_its_byte(tmp_path, capsys):
+    flagfile = tmp_path / "latin1.flags"
+    flagfile.write_bytes("--image_size=32\n# caf\u00e9\n".encode("latin-1"))
+    assert _command(capsys, f"--flagfile={flagfile}", f"--model_dir={tmp_path}") == (
+        f"error: --flagfile={flagfile}: not UTF-8 text: byte 0xe9 at line 2 (offset 21); save it as UTF-8")
+
+
+def test_a_model_dir_that_is_a_file_or_below_one_and_a_config_json_that_is_a_folder(tmp_path, capsys, demo_cache):
+    (tmp_path / "file").write_text("")
+    common = ["--phase=export", f"--data_cache_dir={demo_cache}"]
+    assert _command(capsys, f"--model_dir={tmp_path}/file", *common) == \
+        f"error: --model_dir={tmp_path}/file: is a file, not a folder"
+    assert _command(capsys, f"--model_dir={tmp_path}/file/run", *common).startswith(
+        f"error: a part of the path is a file, not a folder: {tmp_path}/file/run")
+    (tmp_path / "run" / "config.json").mkdir(parents=True)
+    assert _command(capsys, f"--model_dir={tmp_path}/run", *common) == (
+        f"error: --model_dir={tmp_path}/run: {tmp_path}/run/config.json is not a file: move it away, or use another "
+        f"model_dir")
+
+
+def test_a_command_that_fails_first_leaves_nothing_that_refuses_the_corrected_one(tmp_path, capsys, demo_cache):
+    common = [f"--model_dir={tmp_path}", f"--data_cache_dir={demo_cache}", "--batch_size=4", "--summary_every=100"]
+    # The spot phase before any autoencoder, with a typo in a setting that checkpoints fix.
+    assert "no checkpoint there" in _command(capsys, "--phase=spot", "--image_size=48", *common)
+    assert not (tmp_path / "config.json").exists()
+    cli.FLAGS.unparse_flags()
+    try:
+        cli.main(cli.parse_flags(["spot-tf", "--phase=autoencoder", "--image_size=32", "--ae_steps=1", *common]))
+    finally:
+        cli.FLAGS.unparse_flags()
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["image_size"] == 32
+    assert (tmp_path / "autoencoder" / "ckpt-1.index").exists()

@@ -62,15 +62,18 @@ def _copy_of(demo_cache, tmp_path):
     return root
 
 
-@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "edited"])
 def test_damaged_cache_is_written_again(demo_cache, tmp_path, damage):
     root = _copy_of(demo_cache, tmp_path)
     shard = root / "demo" / "train-00003-of-00008"
     data = shard.read_bytes()
     if damage == "deleted":
         shard.unlink()
-    else:
+    elif damage == "truncated":
         shard.write_bytes(data[:len(data) // 2])
+    else:  # The same size, one byte changed: only the content tells.
+        middle = len(data) // 2
+        shard.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:])
     directory = demo.ensure_demo(str(root))
     assert shard.read_bytes() == data
     info = imagenet_tfrecord.TFRecordSource(directory, kind="demo").describe(("train",))

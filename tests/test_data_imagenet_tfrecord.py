@@ -135,3 +135,38 @@ def test_truncated_first_record_is_named(tmp_path):
     cut_in_half(path)
     with pytest.raises(SettingError, match="train-00000-of-00001.*truncated or corrupt"):
         imagenet_tfrecord.TFRecordSource(path).validate("train")
+
+
+def test_zero_based_labels_are_refused_naming_the_file_the_key_and_the_rule(tmp_path):
+    write_split(tmp_path, "train", [0, 1, 2, 0], num_files=1)
+    write_split(tmp_path, "validation", [1, 2], num_files=1)
+    with pytest.raises(SettingError) as err:
+        imagenet_tfrecord.TFRecordSource(str(tmp_path)).describe()
+    message = str(err.value)
+    assert "train-00000-of-00001" in message and "'image/class/label' 0" in message
+    assert "0-based labels?" in message and "1-based int64" in message
+
+
+@pytest.mark.parametrize("kind", ["float_list", "bytes_list"])
+def test_a_label_that_is_not_int64_is_refused_naming_the_file(tmp_path, kind):
+    example = raw_example(jpeg())
+    feature = example.features.feature["image/class/label"]
+    if kind == "float_list":
+        feature.float_list.value.append(1.0)
+    else:
+        feature.bytes_list.value.append(b"n01440764")
+    path = write_records(tmp_path / "train-00000-of-00001", [example])
+    write_records(tmp_path / "validation-00000-of-00001", [example])
+    with pytest.raises(SettingError, match=f"{path}: 'image/class/label' is a {kind}, and labels are 1-based int64"):
+        imagenet_tfrecord.TFRecordSource(str(tmp_path)).describe()
+
+
+def test_a_class_missing_from_one_split_is_named_in_a_warning(tmp_path, caplog):
+    write_split(tmp_path, "train", [1, 2, 3, 1, 2, 3])
+    write_split(tmp_path, "validation", [1, 2], num_files=1)
+    with caplog.at_level("WARNING"):
+        info = imagenet_tfrecord.TFRecordSource(str(tmp_path)).describe()
+    assert info.num_classes == 3
+    warnings = [r.getMessage() for r in caplog.records if "absent from" in r.getMessage()]
+    assert len(warnings) == 1 and "1 class(es) of the train split are absent from the test split" in warnings[0]
+    assert warnings[0].endswith("labels 3")

@@ -90,3 +90,63 @@ def test_knn_eval_of_the_random_baseline_under_two_replicas(tmp_path, demo_cache
     assert all(results[layer]["top1"] > 12.5 and results[layer]["top5"] >= results[layer]["top1"]
                for layer in results)
     assert json.loads((tmp_path / "knn_eval_random" / "knn_settings.json").read_text())["k"] == 20
+
+
+def test_a_claim_without_checkpoints_or_results_behind_it_is_replaced(tmp_path, demo_cache):
+    import pytest
+    from spot_tf.errors import SettingError
+    settings = tiny_settings(tmp_path, demo_cache)
+    folder = tmp_path / "linear_eval"
+    first = {"source": "spot/ckpt-4", "protocol": "splitbrain", "image_size": 48, "batch_size": 8, "num_classes": 8}
+    transfer._claim(settings, "linear_eval", first)
+    # The command that wrote it failed before training: the corrected one replaces it.
+    corrected = {**first, "image_size": 32}
+    transfer._claim(settings, "linear_eval", corrected)
+    assert json.loads((folder / "evaluation.json").read_text())["image_size"] == 32
+    # Once checkpoints stand behind it, another image size is refused, and the refusal says so.
+    (folder / "ckpt-2.index").write_text("")
+    with pytest.raises(SettingError, match="holds checkpoints trained with image_size 32, not 48") as err:
+        transfer._claim(settings, "linear_eval", first)
+    assert err.value.setting == "eval_image_size"
+    # A source inside the run matches however it was recorded: an earlier version's absolute path.
+    (folder / "evaluation.json").write_text(json.dumps({**corrected, "source": str(tmp_path / "spot" / "ckpt-4")}))
+    transfer._claim(settings, "linear_eval", corrected)
+
+
+def test_a_knn_rerun_with_another_image_size_keeps_the_results(tmp_path, demo_cache):
+    import pytest
+    from spot_tf import data as spot_data
+    from spot_tf.errors import SettingError
+    settings = tiny_settings(tmp_path, demo_cache, eval_source="random", batch_size=64, eval_image_size=32)
+    info = spot_data.describe_dataset("demo", cache_dir=demo_cache)
+    transfer.knn_eval(settings, info)
+    path = tmp_path / "knn_eval_random" / "results.json"
+    saved = path.read_text()
+    with pytest.raises(SettingError, match=f"{path} holds the results of an evaluation with image_size 32, not 40; "
+                                           "they are kept") as err:
+        transfer.knn_eval(settings.replace(eval_image_size=40), info)
+    assert err.value.setting == "eval_image_size" and path.read_text() == saved
+    transfer.knn_eval(settings, info)  # The same settings may write the same results again.
+    assert json.loads(path.read_text()) == json.loads(saved)
+
+
+def test_a_moved_run_resumes_its_probes(tmp_path, demo_cache):
+    import shutil
+    from spot_tf import data as spot_data
+    from spot_tf.run.checkpoint_files import checkpoint_steps
+    from spot_tf.run.checkpoints import build_spot_model, spot_ema
+    old, new = tmp_path / "old", tmp_path / "elsewhere" / "new"
+    settings = tiny_settings(old, demo_cache, eval_image_size=32, eval_batch_size=4, eval_steps=2)
+    model = build_spot_model(settings.model, seed=0)
+    tf.train.Checkpoint(model=model, ema=spot_ema(model)).write(str(old / "spot" / "ckpt-4"))
+    info = spot_data.describe_dataset("demo", cache_dir=demo_cache)
+    transfer.linear_eval(settings, info)
+    evaluated = json.loads((old / "linear_eval" / "results.json").read_text())["evaluated"]
+    assert evaluated["source"] == "spot/ckpt-4"
+    assert json.loads((old / "linear_eval" / "evaluation.json").read_text())["source"] == "spot/ckpt-4"
+    new.parent.mkdir()
+    shutil.move(str(old), str(new))
+    moved = tiny_settings(new, demo_cache, eval_image_size=32, eval_batch_size=4, eval_steps=3)
+    transfer.linear_eval(moved, info)
+    assert sorted(checkpoint_steps(str(new / "linear_eval"))) == [2, 3]
+    assert json.loads((new / "linear_eval" / "results.json").read_text())["evaluated"]["steps"] == 3

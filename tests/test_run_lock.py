@@ -37,3 +37,27 @@ def test_a_live_or_foreign_or_unreadable_lock_is_kept(tmp_path):
             acquire(str(tmp_path))
         release(str(lock))  # not ours: left alone
         assert lock.read_text() == content
+
+
+@pytest.mark.parametrize("content", ["", '{"pid": "12", "host": "h"}', "[1]", '{"pid": 99999999999999999999, "host": "h"}',
+                                     '{"host": "h"}'])
+def test_an_edited_or_cut_lock_is_refused_in_one_line(tmp_path, content):
+    lock = tmp_path / LOCK_FILE
+    lock.write_text(content)
+    with pytest.raises(SettingError, match="a lock file this tool did not write, or one edited since") as err:
+        acquire(str(tmp_path))
+    assert "\n" not in str(err.value) and lock.read_text() == content
+
+
+def test_a_model_dir_that_is_a_file_or_below_one_is_refused(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SettingError, match="is a file, not a folder"):
+        acquire(str(tmp_path / "file"))
+    with pytest.raises(NotADirectoryError):
+        acquire(str(tmp_path / "file" / "run"))
+
+
+def test_taking_the_lock_leaves_no_temporary_file(tmp_path):
+    with run_lock(str(tmp_path)):
+        assert os.listdir(tmp_path) == [LOCK_FILE]
+    assert os.listdir(tmp_path) == []

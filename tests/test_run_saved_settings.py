@@ -48,3 +48,20 @@ def test_no_saved_settings_means_defaults_and_a_corrupt_file_is_named(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(SettingError, match="is not a spot_tf settings file"):
         saved_settings.resolve(str(tmp_path), {})
+
+
+def test_a_config_json_that_is_not_a_file_is_named(tmp_path):
+    (tmp_path / "config.json").mkdir()
+    with pytest.raises(SettingError, match=f"{tmp_path}/config.json is not a file") as err:
+        saved_settings.resolve(str(tmp_path), {})
+    assert err.value.setting == "model_dir"
+
+
+def test_a_refusal_names_checkpoints_only_where_there_are_some(tmp_path):
+    saved_settings.write(RunSettings.from_flat(str(tmp_path), {"image_size": 32}))
+    with pytest.raises(SettingError, match="image_size fixes what its saved results mean"):
+        saved_settings.resolve(str(tmp_path), {"image_size": 64})
+    (tmp_path / "autoencoder").mkdir()
+    (tmp_path / "autoencoder" / "ckpt-3.index").write_text("")
+    with pytest.raises(SettingError, match="image_size fixes what its checkpoints hold"):
+        saved_settings.resolve(str(tmp_path), {"image_size": 64})

@@ -32,6 +32,8 @@ def test_the_papers_rows_stand_beside_probes_that_ran_its_protocol_in_full(tmp_p
     write_report(_results(20.0), tmp_path / "linear_eval_random", evaluated=full)
     for evaluated, shown in (({**full, "full_protocol": False}, False), ({**full, "protocol": "deepcluster"}, False),
                              ({**full, "num_classes": 10}, False), (full, True)):
+        # Results of another evaluation are never written over: each case is a fresh folder's.
+        (tmp_path / "linear_eval" / "results.json").unlink(missing_ok=True)
         write_report(_results(50.0), tmp_path / "linear_eval", evaluated=evaluated)
         write_run_report(str(tmp_path))
         table = (tmp_path / "report.md").read_text()

@@ -5,13 +5,14 @@ seed) are its examples. They are written once, in the ImageNet schema, to ``<cac
 the demo exercises the very reader ImageNet uses. The cache root is the ``cache_dir`` argument, else
 ``$SPOT_TF_CACHE``, else ``~/.cache/spot_tf``.
 
-``manifest.json`` lists every file written with its size (and a shard's record count); the cache is
-used only while it matches, else it is written again, so a lost shard cannot shrink the data
-silently. The files are written to a temporary directory and moved in one by one, the manifest last,
+``manifest.json`` lists every file written with its size, its SHA-256 (and a shard's record count);
+the cache is used only while every file matches, content included, else it is written again, so a
+lost shard cannot shrink the data silently nor an edited one change it. The files are written to a temporary directory and moved in one by one, the manifest last,
 so an interrupted run never leaves a cache that passes the check. Only the files the demo writes are
 ever replaced or deleted.
 """
 
+import hashlib
 import json
 import os
 import random
@@ -28,7 +29,7 @@ from spot_tf.data import tfrecord_writer
 from spot_tf.errors import SettingError
 from spot_tf.errors import SettingPathError
 
-VERSION = 2  # 2: the manifest lists the files.
+VERSION = 3  # 2: the manifest lists the files; 3: with their SHA-256.
 MANIFEST = "manifest.json"
 # Photos shipped inside the scikit-image wheel (never fetched on first use): class -> file.
 PHOTOS = {
@@ -74,7 +75,17 @@ def _mismatch(directory):
             return f"{name} is missing"
         if os.path.getsize(path) != entry["size"]:
             return f"{name} has {os.path.getsize(path)} bytes, not {entry['size']}"
+        if _sha256(path) != entry["sha256"]:
+            return f"{name} has changed since it was written (its SHA-256 differs)"
     return None
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_photos():
@@ -120,7 +131,8 @@ def _write(directory, seed=0):
                                                 records.written_prefix(split), SHARDS[split],
                                                 num_workers=4)
     tfrecord_writer.write_labels_file(directory, list(PHOTOS))
-    files = {name: {"size": os.path.getsize(os.path.join(directory, name))}
+    files = {name: {"size": os.path.getsize(os.path.join(directory, name)),
+                    "sha256": _sha256(os.path.join(directory, name))}
              for name in os.listdir(directory)}
     for path in shards:
         files[os.path.basename(path)]["records"] = tfrecord_reader.count_records(path)
@@ -156,7 +168,7 @@ def _install(written, directory):
 
 def ensure_demo(cache_dir=None):
     """Returns the directory of the demo TFRecords, writing them first if they do not match their
-    manifest (never written, a file missing or of the wrong size, an older version).
+    manifest (never written, a file missing, of the wrong size or content, an older version).
 
     Args:
       cache_dir: the cache root (the ``data_cache_dir`` setting); see module docstring.

@@ -22,12 +22,14 @@ from spot_tf.errors import SettingError
 from spot_tf.errors import SettingPathError
 
 IMAGENET_NUM_CLASSES = 1000
+LABEL_KEY = "image/class/label"
+LABEL_RULE = "labels are 1-based int64 (1..N; 0 or no label only where no record of the split is labelled)"
 # Splits up to this size are counted and their labels scanned when they are described.
 SCAN_LIMIT_BYTES = 1 << 30
 
 _FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string, default_value=""),
-    "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+    LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=0),
 }
 
 
@@ -42,7 +44,7 @@ def read_file(path, size):
         features = tf.io.parse_single_example(serialized, _FEATURES)
         origin = tf.strings.join([path, tf.strings.as_string(index)], ":")
         return records_lib.make_record(features["image/encoded"],
-                                       features["image/class/label"] - 1, origin, path, fault)
+                                       features[LABEL_KEY] - 1, origin, path, fault)
 
     return tfrecord_reader.read_file(path, size).map(to_record)
 
@@ -98,7 +100,21 @@ class TFRecordSource:
                     "dataset", self.spec,
                     f"{first}: the first record has no 'image/encoded' feature (keys: "
                     f"{sorted(example.features.feature)}); expected the ImageNet TFRecord schema.")
+            self._check_label_kind(first, example)
         return pattern, files
+
+    def _check_label_kind(self, path, example):
+        """Refuses a label that is not int64 (a string, a float) before TensorFlow fails on it mid-graph."""
+        if LABEL_KEY in example.features.feature:
+            kind = example.features.feature[LABEL_KEY].WhichOneof("kind")
+            if kind != "int64_list":
+                raise SettingError("dataset", self.spec, f"{path}: {LABEL_KEY!r} is a {kind}, and {LABEL_RULE}.")
+
+    def _find_bad_label_kind(self, files):
+        """Names the first record whose label is not int64 (after TensorFlow failed to parse one)."""
+        for path in files:
+            for serialized in tf.data.TFRecordDataset(path).ignore_errors():
+                self._check_label_kind(path, tf.train.Example.FromString(serialized.numpy()))
 
     def _read(self, files, *, training=False, seed=0, input_context=None):
         items = tf.data.Dataset.from_tensor_slices((files, _sizes(files)))
@@ -106,28 +122,43 @@ class TFRecordSource:
                                         input_context=input_context, interleave=True)
 
     def _scan(self, files):
-        """(whole records, largest 1-based label) of small splits; (None, None) of large ones."""
+        """(whole records, the set of 1-based labels present) of small splits; (None, None) of large ones.
+
+        Refuses labels that break the schema's rule (LABEL_RULE), naming the file: a 0 (or no label)
+        beside labelled records is how 0-based labels look."""
         if sum(_sizes(files)) > SCAN_LIMIT_BYTES:
             return None, None
-        count, max_label = 0, 0
-        for batch in self._read(files).batch(4096):
-            faults = batch["fault"].numpy()
-            count += int((faults == b"").sum())
-            max_label = max(max_label, int(tf.reduce_max(batch["label"])) + 1)
-            for file, fault in zip(batch["file"].numpy()[faults != b""], faults[faults != b""]):
-                logging.warning("%s: shard %s is truncated or corrupt (%s); counting the records "
-                                "before the fault.", self.spec, file.decode(), fault.decode())
-        return count, max_label
+        count, labels, unlabelled_in = 0, set(), None
+        try:
+            for batch in self._read(files).batch(4096):
+                faults = batch["fault"].numpy()
+                whole = faults == b""
+                count += int(whole.sum())
+                batch_labels = batch["label"].numpy()[whole] + 1
+                labels.update(int(label) for label in set(batch_labels.tolist()) if label > 0)
+                if unlabelled_in is None and (batch_labels <= 0).any():
+                    unlabelled_in = batch["file"].numpy()[whole][batch_labels <= 0][0].decode()
+                for file, fault in zip(batch["file"].numpy()[~whole], faults[~whole]):
+                    logging.warning("%s: shard %s is truncated or corrupt (%s); counting the records "
+                                    "before the fault.", self.spec, file.decode(), fault.decode())
+        except tf.errors.InvalidArgumentError:
+            self._find_bad_label_kind(files)
+            raise
+        if labels and unlabelled_in is not None:
+            raise SettingError("dataset", self.spec, f"{unlabelled_in}: records with {LABEL_KEY!r} 0 (or none) "
+                               f"beside records labelled {min(labels)}..{max(labels)} (0-based labels?); "
+                               f"{LABEL_RULE}.")
+        return count, labels
 
     def describe(self, splits=records_lib.SPLITS):
-        num_examples, location, scans, folders = {}, {}, {}, []
+        num_examples, location, scans, folders, labels = {}, {}, {}, [], {}
         for split in splits:
             location[split], files = self.validate(split)
             folders.append(os.path.dirname(files[0]))
             if tuple(files) not in scans:  # "unsupervised" and "train" often share the files.
                 scans[tuple(files)] = self._scan(files)
-            num_examples[split] = scans[tuple(files)][0]
-        max_labels = [max_label or 0 for _, max_label in scans.values()]
+            num_examples[split], labels[split] = scans[tuple(files)]
+        max_labels = [max(labels or [0]) for _, labels in scans.values()]
         class_names = tfrecord_writer.read_labels_file(folders[0])
         if class_names:
             num_classes = len(class_names)
@@ -137,8 +168,23 @@ class TFRecordSource:
             logging.info("%s: too large to scan the labels; assuming ImageNet's %d classes.",
                          self.spec, IMAGENET_NUM_CLASSES)
             num_classes = IMAGENET_NUM_CLASSES
+        self._warn_missing_classes(labels, location, class_names)
         return records_lib.DatasetInfo(num_classes=num_classes, num_examples=num_examples,
                                        kind=self.kind, location=location, class_names=class_names)
+
+    def _warn_missing_classes(self, labels, location, class_names):
+        """Names the classes that one labelled split has and the other lacks (a probe cannot learn them,
+        or a test cannot score them); `labels` is split -> the set of 1-based labels it holds."""
+        if not (labels.get("train") and labels.get("test")):
+            return
+        for split, other in (("train", "test"), ("test", "train")):
+            missing = sorted(labels[split] - labels[other])
+            if missing:
+                names = [class_names[label - 1] if class_names and label <= len(class_names) else str(label)
+                         for label in missing]
+                logging.warning("%s: %d class(es) of the %s split are absent from the %s split (%s): "
+                                "labels %s", self.spec, len(missing), split, other, location[other],
+                                ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
 
     def records(self, split, *, training, seed, input_context):
         _, files = self.validate(split)

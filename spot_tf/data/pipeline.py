@@ -6,7 +6,6 @@ encoded records; this module decodes, augments, drops (and reports, see skips.py
 decode, batches and prefetches them.
 """
 
-
 import tensorflow as tf
 
 from spot_tf import paths

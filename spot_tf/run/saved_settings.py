@@ -10,6 +10,7 @@ import os
 
 import spot_tf
 from spot_tf.errors import SettingError
+from spot_tf.run.checkpoint_files import checkpoint_steps
 from spot_tf.run.folder import config_path
 from spot_tf.safe_write import describe_os_error, write_json
 from spot_tf.settings import RunSettings, setting_fields
@@ -54,10 +55,17 @@ def resolve(model_dir, given):
                if name in saved_values and value != saved_values[name]}
     for name, (old, new) in changed.items():
         if fields[name][1].metadata["locked"]:
+            held = "what its checkpoints hold" if _holds_checkpoints(model_dir) else "what its saved results mean"
             raise SettingError(name, new, f"the run in {model_dir} was made with {name}={old!r} "
-                               f"({config_path(model_dir)}), and {name} fixes what its checkpoints hold: "
+                               f"({config_path(model_dir)}), and {name} fixes {held}: "
                                f"use another model_dir for another {name}")
     return saved.replace(**given), changed
+
+
+def _holds_checkpoints(model_dir):
+    """Whether a phase folder of the run holds a checkpoint (what a refusal may then name)."""
+    return any(checkpoint_steps(os.path.join(model_dir, name)) for name in os.listdir(model_dir)
+               if os.path.isdir(os.path.join(model_dir, name)))
 
 
 def write(settings):

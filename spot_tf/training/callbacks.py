@@ -12,6 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 from spot_tf.run import interruption
+from spot_tf.run.checkpoint_files import remove_temp_leftovers
 from spot_tf.run.distribution import scalar_value
 
 
@@ -83,7 +84,12 @@ class StepCheckpoint(keras.callbacks.Callback):
             self.guard.trip(step, {"weights": float("nan")})
             self.model.stop_training = True
             return
-        self.manager.save(checkpoint_number=step)
+        try:
+            self.manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError):
+            # A full disk: the cut save's ckpt-N_temp goes, the checkpoints before it stay.
+            remove_temp_leftovers(self.manager.directory)
+            raise
         self.last_saved = step
 
     def on_train_begin(self, logs=None):

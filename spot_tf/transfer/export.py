@@ -27,6 +27,7 @@ import spot_tf
 from spot_tf.errors import SettingError
 from spot_tf.models import CONV_LAYERS
 from spot_tf.models.discriminator import conv5_grid
+from spot_tf.paths import tf_path
 
 FEATURES_ENDPOINT = "serving_default"
 MARKER = "spot_tf_export.json"
@@ -104,7 +105,8 @@ def export_saved_model(discriminator, export_dir, image_size=None):
     tag = uuid.uuid4().hex[:8]
     staging, retired = f"{export_dir}.tmp-{tag}", f"{export_dir}.old-{tag}"
     try:
-        archive.write_out(staging, verbose=False)
+        # Through tf_path: saving the variables globs the folder's path.
+        archive.write_out(tf_path(staging), verbose=False)
         with open(os.path.join(staging, MARKER), "w", encoding="utf-8") as f:
             json.dump({"spot_tf_version": spot_tf.__version__, "image_size": discriminator.image_size,
                        "endpoints": [FEATURES_ENDPOINT, LOGITS_ENDPOINT]}, f)

@@ -7,6 +7,7 @@ from absl import logging
 
 from spot_tf.errors import SettingError, SettingPathError
 from spot_tf.models import CONV_LAYERS
+from spot_tf.paths import tf_path
 from spot_tf.run.checkpoints import build_spot_model, restore_spot_model
 from spot_tf.settings import ModelSettings
 from spot_tf.transfer.export import FEATURES_ENDPOINT
@@ -77,7 +78,7 @@ def load_feature_extractor(source, model_settings=None, use_ema=False, seed=0):
         if use_ema:
             logging.warning("use_ema is ignored for SavedModel %s: it holds the weights it was exported with",
                             source)
-        loaded = tf.saved_model.load(source)
+        loaded = tf.saved_model.load(tf_path(source))
         if FEATURES_ENDPOINT not in loaded.signatures:
             raise SettingError("eval_source", source, f"the SavedModel has no {FEATURES_ENDPOINT!r} signature "
                                f"(it has {sorted(loaded.signatures)})")
