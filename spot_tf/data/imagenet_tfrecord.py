@@ -158,7 +158,7 @@ class TFRecordSource:
             if tuple(files) not in scans:  # "unsupervised" and "train" often share the files.
                 scans[tuple(files)] = self._scan(files)
             num_examples[split], labels[split] = scans[tuple(files)]
-        max_labels = [max(labels or [0]) for _, labels in scans.values()]
+        max_labels = [max(present or [0]) for _, present in scans.values()]
         class_names = tfrecord_writer.read_labels_file(folders[0])
         if class_names:
             num_classes = len(class_names)
