@@ -76,6 +76,7 @@ def describe_error_text(text):
     text = str(text)
     for code, meaning in _MEANINGS.items():
         if os.strerror(code) in text:
-            where = re.search(r"(/[^\s;,'\"]+)", text)
+            # A path starts a word (a device name such as `..._device_/job:localhost/...` does not).
+            where = re.search(r"(?:^|\s)(/[^\s;,'\"]+)", text)
             return f"{meaning}: {where.group(1)} ({os.strerror(code)})" if where else f"{meaning} ({os.strerror(code)})"
     return None
