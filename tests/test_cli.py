@@ -100,3 +100,19 @@ def test_a_command_that_fails_first_leaves_nothing_that_refuses_the_corrected_on
         cli.FLAGS.unparse_flags()
     assert json.loads((tmp_path / "config.json").read_text())["model"]["image_size"] == 32
     assert (tmp_path / "autoencoder" / "ckpt-1.index").exists()
+
+
+def test_a_read_only_folder_is_named_in_one_line(tmp_path, capsys, demo_cache):
+    import subprocess
+    disk = tmp_path / "read_only"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a read-only folder is made by mounting a read-only tmpfs, which this machine does not permit "
+                    f"({mounted.stderr.strip() or mounted.returncode})")
+    try:
+        assert _command(capsys, f"--model_dir={disk}/run", "--phase=export", f"--data_cache_dir={demo_cache}") == (
+            f"error: the file system is read-only: {disk}/run (Read-only file system)")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
