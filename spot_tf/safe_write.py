@@ -2,8 +2,8 @@
 
 `replacing` (and `write_text`, `write_json` through it) writes a temporary file beside the target,
 flushes it to disk and renames it into place: the target is either the old file or the new one,
-whole, and a failed write removes its temporary file. `describe_os_error` says what an OSError means for the user (the disk is full, the folder is
-read-only...) and where. Every module may import this one; it imports nothing of spot_tf.
+whole, and a failed write removes its temporary file. `describe_os_error` says what an OSError means
+for the user (the disk is full, the folder is read-only...) and where. Every module may import this one; it imports nothing of spot_tf.
 """
 import contextlib
 import errno

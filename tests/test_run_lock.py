@@ -39,8 +39,8 @@ def test_a_live_or_foreign_or_unreadable_lock_is_kept(tmp_path):
         assert lock.read_text() == content
 
 
-@pytest.mark.parametrize("content", ["", '{"pid": "12", "host": "h"}', "[1]", '{"pid": 99999999999999999999, "host": "h"}',
-                                     '{"host": "h"}'])
+@pytest.mark.parametrize("content", ["", '{"pid": "12", "host": "h"}', "[1]", '{"host": "h"}',
+                                     '{"pid": 99999999999999999999, "host": "h"}'])
 def test_an_edited_or_cut_lock_is_refused_in_one_line(tmp_path, content):
     lock = tmp_path / LOCK_FILE
     lock.write_text(content)

@@ -34,7 +34,8 @@ def test_os_errors_read_as_one_line_naming_the_path():
     below_a_file = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/runs/file/a")
     assert safe_write.describe_os_error(below_a_file).startswith("a part of the path is a file, not a folder: "
                                                                  "/runs/file/a")
-    tf_message = ("{{function_node __wrapped__SaveV2_device_/job:localhost/replica:0/task:0/device:CPU:0}} /runs/a/spot/ckpt-3_temp/part-00000-of-00001.data-00000-of-00001"
+    tf_message = ("{{function_node __wrapped__SaveV2_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+                  "/runs/a/spot/ckpt-3_temp/part-00000-of-00001.data-00000-of-00001"
                   ".tempstate1; No space left on device [Op:SaveV2]")
     assert safe_write.describe_error_text(tf_message) == (
         "the disk is full: /runs/a/spot/ckpt-3_temp/part-00000-of-00001.data-00000-of-00001.tempstate1 "

@@ -7,8 +7,9 @@ the demo exercises the very reader ImageNet uses. The cache root is the ``cache_
 
 ``manifest.json`` lists every file written with its size, its SHA-256 (and a shard's record count);
 the cache is used only while every file matches, content included, else it is written again, so a
-lost shard cannot shrink the data silently nor an edited one change it. The files are written to a temporary directory and moved in one by one, the manifest last,
-so an interrupted run never leaves a cache that passes the check. Only the files the demo writes are
+lost shard cannot shrink the data silently nor an edited one change it. The files are written to a
+temporary directory and moved in one by one, the manifest last, so an interrupted run never leaves
+a cache that passes the check. Only the files the demo writes are
 ever replaced or deleted.
 """
 

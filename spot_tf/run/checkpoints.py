@@ -143,7 +143,8 @@ def restore(model, source, phase="spot", use_ema=False, setting="eval_source"):
             status.expect_partial().assert_existing_objects_matched()
         else:
             ema = spot_ema(model)
-            tf.train.Checkpoint(model=model, ema=ema).read(tf_path(prefix)).expect_partial().assert_existing_objects_matched()
+            status = tf.train.Checkpoint(model=model, ema=ema).read(tf_path(prefix))
+            status.expect_partial().assert_existing_objects_matched()
             if use_ema:
                 ema.copy_to_sources()
     except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as err:

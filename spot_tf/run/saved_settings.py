@@ -1,9 +1,10 @@
 """config.json: the settings a run was made with, and what a later invocation may change.
 
 The first command on a run whose work starts for real writes every setting to model_dir/config.json
-(one that fails first writes nothing). A later invocation on the same folder starts from those settings; a setting it names explicitly replaces the saved one,
-unless the setting is locked (it fixes what the checkpoints hold: the architecture, the damage, the
-losses, the learning rate, the seeds), in which case a different value is refused.
+(one that fails first writes nothing). A later invocation on the same folder starts from those
+settings; a setting it names explicitly replaces the saved one, unless the setting is locked (it
+fixes what the checkpoints hold: the architecture, the damage, the losses, the learning rate, the
+seeds), in which case a different value is refused.
 """
 import json
 import os
