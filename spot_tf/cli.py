@@ -150,7 +150,8 @@ def _run_command():
     except SettingError as err:
         fail(err.as_flag())
     except EXPECTED_ERRORS as err:
-        fail(describe_error_text(err) or (str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__))
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        fail(describe_error_text(err) or first)
     except OSError as err:
         # A full disk, a read-only folder, a path through a file: what it means, and where.
         fail(describe_os_error(err))

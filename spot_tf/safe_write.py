@@ -3,7 +3,8 @@
 `replacing` (and `write_text`, `write_json` through it) writes a temporary file beside the target,
 flushes it to disk and renames it into place: the target is either the old file or the new one,
 whole, and a failed write removes its temporary file. `describe_os_error` says what an OSError means
-for the user (the disk is full, the folder is read-only...) and where. Every module may import this one; it imports nothing of spot_tf.
+for the user (the disk is full, the folder is read-only...) and where. Every module may import this
+one; it imports nothing of spot_tf.
 """
 import contextlib
 import errno
@@ -78,5 +79,6 @@ def describe_error_text(text):
         if os.strerror(code) in text:
             # A path starts a word (a device name such as `..._device_/job:localhost/...` does not).
             where = re.search(r"(?:^|\s)(/[^\s;,'\"]+)", text)
-            return f"{meaning}: {where.group(1)} ({os.strerror(code)})" if where else f"{meaning} ({os.strerror(code)})"
+            reason = os.strerror(code)
+            return f"{meaning}: {where.group(1)} ({reason})" if where else f"{meaning} ({reason})"
     return None
