@@ -28,6 +28,7 @@ def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache):
     results = json.loads((tmp_path / "linear_eval" / "results.json").read_text())
     assert sorted(results) == [f"conv_{i}" for i in range(1, 6)] + ["evaluated"]
     assert results["evaluated"]["source"].endswith("spot/ckpt-2") and results["evaluated"]["steps"] == 2
+    assert results["evaluated"]["test_images"] == 512  # the demo's test split
 
 
 def test_the_random_baseline_is_the_spot_phases_initial_discriminator(tmp_path, demo_cache):

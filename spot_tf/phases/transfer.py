@@ -152,8 +152,10 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
         step = fit_phase(settings, strategy, trainer, phase, steps, train, skips=skips)
         test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
         results = trainer.test_results(test_batches)
+        test_images = trainer.accuracies.examples()
     if chief:
-        evaluated = {"source": source, **evaluated, "steps": int(step), "dataset": settings.data.dataset}
+        evaluated = {"source": source, **evaluated, "steps": int(step), "dataset": settings.data.dataset,
+                     "test_images": test_images}
         write_report(results, phase_dir(settings.model_dir, phase), title, evaluated)
         writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase))
         with writer.as_default(step=int(step)):
