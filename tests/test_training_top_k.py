@@ -49,6 +49,7 @@ def test_accuracies_in_percent_and_top5_beyond_the_top1():
     scores = np.tile(np.arange(10, 0, -1, dtype=np.float32), (4, 1))
     labels = np.array([0, 4, 5, 0])
     accuracies.update(labels, {"conv_1": scores, "conv_5": scores[:, ::-1].copy()})
+    assert accuracies.examples() == 4
     assert accuracies.results() == {"conv_1": {"top1": 50.0, "top5": 75.0},
                                     "conv_5": {"top1": 0.0, "top5": pytest.approx(25.0)}}
     logs = {name: value.numpy() for name, value in accuracies.logs().items()}
@@ -57,6 +58,7 @@ def test_accuracies_in_percent_and_top5_beyond_the_top1():
     # A second batch (label ranks 0 and 9) adds to the counts: 3 of 6 and 4 of 6.
     accuracies.update(np.array([0, 9]), {"conv_1": scores[:2], "conv_5": scores[:2]})
     assert accuracies.results()["conv_1"] == pytest.approx({"top1": 50.0, "top5": 400.0 / 6})
+    assert accuracies.examples() == 6
 
 
 def test_top5_is_capped_at_the_number_of_classes():

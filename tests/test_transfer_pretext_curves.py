@@ -31,3 +31,7 @@ def test_the_curves_are_read_by_step_and_a_newer_file_wins_a_repeated_step(tmp_p
     assert "| mask accuracy (dropped entries found) | 52.0 (step 50) | 82.0 (step 200) |" in table
     assert "| discriminator accuracy, real images | 50.0 (step 50) | 80.0 (step 200) |" in table
     assert read_curves(str(tmp_path), tags=("train/absent",)) == {}
+    # A run killed while writing: the file's last record is cut short.
+    newest = sorted(tmp_path.glob("events.out.tfevents.*"))[-1]
+    newest.write_bytes(newest.read_bytes()[:-7])
+    assert read_curves(str(tmp_path))["train/mask_accuracy"][0].tolist() == [50, 100, 150, 200]

@@ -22,16 +22,28 @@ def _scalar(value):
     return float(tf.make_ndarray(value.tensor))
 
 
+def _events(path):
+    """The events of one file, up to a record cut short (a run killed while writing it)."""
+    records = iter(tf.data.TFRecordDataset(path))
+    while True:
+        try:
+            record = next(records)
+        except (StopIteration, tf.errors.DataLossError):
+            return
+        yield tf.compat.v1.Event.FromString(record.numpy())
+
+
 def read_curves(logs_dir, tags=tuple(CURVES)):
     """{tag: (steps, values)} of the scalars `tags` in the event files of `logs_dir`, by step.
 
     A step written twice (a run resumed from a checkpoint older than its last summary) keeps the
-    value of the newer file. Tags never written are left out; no folder gives {}.
+    value of the newer file; a file cut short is read up to the cut. Tags never written are left out;
+    no folder gives {}.
     """
     by_tag = {tag: {} for tag in tags}
     # Event file names carry their creation time: later files overwrite the steps they repeat.
     for path in sorted(glob.glob(os.path.join(logs_dir, "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
+        for event in _events(path):
             for value in event.summary.value:
                 if value.tag in by_tag:
                     by_tag[value.tag][int(event.step)] = _scalar(value)
