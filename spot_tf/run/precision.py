@@ -11,6 +11,7 @@ GPUs are not yet verified.
 import contextlib
 
 import keras
+import tensorflow as tf
 from absl import logging
 
 from spot_tf.settings import AUTO_PRECISION, PRECISIONS
@@ -53,7 +54,6 @@ def resolve(name):
     """(precision, why): `name` itself, or what `auto` means on this machine."""
     if name != AUTO_PRECISION:
         return name, "asked for"
-    import tensorflow as tf  # Imported here: resolving a named precision needs no TensorFlow.
     return choose_precision(_read_cpuinfo(), bool(tf.config.list_physical_devices("GPU")))
 
 
