@@ -68,3 +68,16 @@ def test_top5_is_capped_at_the_number_of_classes():
     accuracies.update(np.array([0, 1, 2]), {"conv_5": scores})
     assert accuracies.results() == {"conv_5": {"top1": pytest.approx(100.0 / 3), "top5": 100.0}}
     assert TopKAccuracies(("x",), num_classes=1000).metrics["x", "top5"].get_config()["k"] == 5
+
+
+def test_the_examples_of_every_replica_count_once(two_replicas):
+    with two_replicas.scope():
+        accuracies = TopKAccuracies(("conv_1",), num_classes=3)
+
+    def step():
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        size = 2 + replica  # replicas test 2 and 3 examples: an uneven last batch
+        accuracies.update(tf.zeros([size], tf.int32), {"conv_1": tf.one_hot(tf.zeros([size], tf.int32), 3)})
+
+    two_replicas.run(tf.function(step))
+    assert accuracies.examples() == 5 and accuracies.results()["conv_1"]["top1"] == pytest.approx(100.0)

@@ -57,4 +57,4 @@ class TopKAccuracies:
     def examples(self):
         """How many examples were evaluated: like `results`, summed over the replicas (call it outside
         the step, on every worker)."""
-        return int(float(next(iter(self.metrics.values())).count))
+        return int(tf.convert_to_tensor(next(iter(self.metrics.values())).count))
