@@ -16,6 +16,9 @@ import typing
 from spot_tf.errors import SettingError
 
 PRECISIONS = {"none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+# The training phases may also ask for the precision this machine runs best among those verified on it
+# (spot_tf.run.precision.choose_precision).
+AUTO_PRECISION = "auto"
 STRATEGIES = ("default", "mirrored", "multi_worker")
 GENERATOR_LOSSES = ("code", "paper")
 # The linear-probe presets (spot_tf.training.probe_protocols); the first is the paper's table.
@@ -76,7 +79,8 @@ class TrainingSettings:
     strategy: str = setting("default", "tf.distribute strategy; multi_worker reads TF_CONFIG.", choices=STRATEGIES)
     cpu_devices: int = setting(0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
                                "without GPUs).", lower=0)
-    mixed_precision: str = setting("none", "Mixed precision of the training phases.", choices=tuple(PRECISIONS))
+    mixed_precision: str = setting("none", "Mixed precision of the training phases; auto: bf16 on a CPU with "
+                                   "avx512_bf16 and no AMX, else none.", choices=(*PRECISIONS, AUTO_PRECISION))
     xla: bool = setting(False, "jit_compile the train steps.")
     deterministic: bool = setting(False, "TensorFlow op determinism and a fixed data order: two fresh runs of "
                                   "the same command on one device write bitwise equal checkpoints (slower input).")

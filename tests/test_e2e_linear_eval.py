@@ -84,6 +84,8 @@ def test_two_workers_train_the_probes_together_and_only_the_chief_writes(tmp_pat
     assert len({p.name.split(".")[4] for p in (folder / "logs").glob("events.out.tfevents.*")}) == 1
     results = json.loads((folder / "results.json").read_text())
     assert results["evaluated"]["steps"] == 6 and all(0 <= results[f"conv_{i}"]["top1"] <= 100 for i in range(1, 6))
+    # Each worker tests its shard of the demo's 512 test images; every image counts once.
+    assert results["evaluated"]["test_images"] == 512
 
 
 def test_probes_and_finetuning_under_two_local_devices(tmp_path, demo_cache):
@@ -92,6 +94,7 @@ def test_probes_and_finetuning_under_two_local_devices(tmp_path, demo_cache):
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "linear_eval_random" / "results.json").read_text())
     assert results["evaluated"]["ten_crop"] is True and results["evaluated"]["steps"] == 4
+    assert results["evaluated"]["test_images"] == 512  # ten crops of an image count as one
     result = run(*flags, "--phase=finetune", "--eval_steps=4", "--checkpoint_every=2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "finetune_conv0_random").glob("ckpt-*.index")) == [

@@ -20,6 +20,8 @@ def demo_run(tmp_path_factory, demo_cache):
     result = run("--flagfile=train_scripts/configs/demo.flags", f"--model_dir={model_dir}",
                  f"--data_cache_dir={demo_cache}", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
+    # The flagfile's mixed_precision=auto is resolved (and why is logged); each phase is timed.
+    assert "mixed_precision=auto: " in result.stderr and "phase times: autoencoder " in result.stderr
     return model_dir
 
 
@@ -39,6 +41,9 @@ def test_all_phases_write_checkpoints_logs_export_and_results(demo_run):
         assert (demo_run / evaluation / "results.md").exists() and (demo_run / evaluation / "top1.png").exists()
     report = (demo_run / "report.md").read_text()
     assert "| linear | trained |" in report and "| k-NN | trained |" in report and "| | difference |" in report
+    assert report.splitlines()[2].startswith("The test set has 512 images, so one image is 0.2 points; ")
+    assert "| discriminator accuracy, real images |" in report and "(step 4) |" in report
+    assert json.loads((demo_run / "config.json").read_text())["training"]["mixed_precision"] in ("none", "bf16")
     assert (demo_run / "report.png").stat().st_size > 0
 
 

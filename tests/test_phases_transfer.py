@@ -8,10 +8,14 @@ from spot_tf.phases import run_phases, transfer
 from spot_tf.run.checkpoints import restore_spot_model
 
 
-def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache):
-    settings = tiny_settings(tmp_path, demo_cache, mixed_precision="bf16", ae_steps=2, spot_steps=2, eval_steps=2,
+def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache, monkeypatch):
+    from spot_tf.run import precision
+    # auto on a CPU with native bfloat16: bf16, recorded as such in config.json.
+    monkeypatch.setattr(precision, "_read_cpuinfo", lambda: "flags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    settings = tiny_settings(tmp_path, demo_cache, mixed_precision="auto", ae_steps=2, spot_steps=2, eval_steps=2,
                              eval_image_size=32, eval_batch_size=4)
-    run_phases(settings, "all")
+    seconds = run_phases(settings, "all")
+    assert list(seconds) == ["autoencoder", "spot", "export", "linear_eval", "knn_eval", "random_baselines", "report"]
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["training"]["mixed_precision"] == "bf16" and saved["evaluation"]["eval_precision"] == "none"
     loaded = tf.saved_model.load(str(tmp_path / "export"))
@@ -28,6 +32,7 @@ def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache):
     results = json.loads((tmp_path / "linear_eval" / "results.json").read_text())
     assert sorted(results) == [f"conv_{i}" for i in range(1, 6)] + ["evaluated"]
     assert results["evaluated"]["source"].endswith("spot/ckpt-2") and results["evaluated"]["steps"] == 2
+    assert results["evaluated"]["test_images"] == 512  # the demo's test split
 
 
 def test_the_random_baseline_is_the_spot_phases_initial_discriminator(tmp_path, demo_cache):

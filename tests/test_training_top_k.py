@@ -49,6 +49,7 @@ def test_accuracies_in_percent_and_top5_beyond_the_top1():
     scores = np.tile(np.arange(10, 0, -1, dtype=np.float32), (4, 1))
     labels = np.array([0, 4, 5, 0])
     accuracies.update(labels, {"conv_1": scores, "conv_5": scores[:, ::-1].copy()})
+    assert accuracies.examples() == 4
     assert accuracies.results() == {"conv_1": {"top1": 50.0, "top5": 75.0},
                                     "conv_5": {"top1": 0.0, "top5": pytest.approx(25.0)}}
     logs = {name: value.numpy() for name, value in accuracies.logs().items()}
@@ -57,6 +58,7 @@ def test_accuracies_in_percent_and_top5_beyond_the_top1():
     # A second batch (label ranks 0 and 9) adds to the counts: 3 of 6 and 4 of 6.
     accuracies.update(np.array([0, 9]), {"conv_1": scores[:2], "conv_5": scores[:2]})
     assert accuracies.results()["conv_1"] == pytest.approx({"top1": 50.0, "top5": 400.0 / 6})
+    assert accuracies.examples() == 6
 
 
 def test_top5_is_capped_at_the_number_of_classes():
@@ -66,3 +68,16 @@ def test_top5_is_capped_at_the_number_of_classes():
     accuracies.update(np.array([0, 1, 2]), {"conv_5": scores})
     assert accuracies.results() == {"conv_5": {"top1": pytest.approx(100.0 / 3), "top5": 100.0}}
     assert TopKAccuracies(("x",), num_classes=1000).metrics["x", "top5"].get_config()["k"] == 5
+
+
+def test_the_examples_of_every_replica_count_once(two_replicas):
+    with two_replicas.scope():
+        accuracies = TopKAccuracies(("conv_1",), num_classes=3)
+
+    def step():
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        size = 2 + replica  # replicas test 2 and 3 examples: an uneven last batch
+        accuracies.update(tf.zeros([size], tf.int32), {"conv_1": tf.one_hot(tf.zeros([size], tf.int32), 3)})
+
+    two_replicas.run(tf.function(step))
+    assert accuracies.examples() == 5 and accuracies.results()["conv_1"]["top1"] == pytest.approx(100.0)

@@ -173,7 +173,8 @@ def test_a_discriminator_writes_the_report(tmp_path):
     assert all(0.0 <= r["top1"] <= r["top5"] == 100.0 for r in results.values())  # 4 classes: top-5 is all
     with open(tmp_path / "results.json") as f:
         written = json.load(f)
-    assert list(written) == list(CONV_LAYERS) + ["evaluated"] and written.pop("evaluated") == {"protocol": "test"}
+    assert list(written) == list(CONV_LAYERS) + ["evaluated"] and written.pop("evaluated") == {"protocol": "test",
+                                                                                       "test_images": 32}
     assert written == results
     assert all(set(r) == {"top1", "top5"} for r in written.values())
     assert (tmp_path / "results.md").exists() and (tmp_path / "top1.png").exists()

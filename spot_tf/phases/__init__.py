@@ -4,9 +4,11 @@
                                   # baselines of both, report
 
 Each phase runs under its own precision (training phases: `mixed_precision`; export and evaluation:
-`eval_precision`), so one phase's dtype policy never carries into the next.
+`eval_precision`), so one phase's dtype policy never carries into the next. `mixed_precision=auto` is
+resolved once, before config.json is written (spot_tf.run.precision), so the run records its choice.
 """
 import contextlib
+import time
 
 import tensorflow as tf
 from absl import logging
@@ -17,6 +19,7 @@ from spot_tf.run import saved_settings
 from spot_tf.run.distribution import is_chief, make_strategy
 from spot_tf.run.interruption import Interrupted
 from spot_tf.run.lock import run_lock
+from spot_tf.run.precision import resolve_training_precision
 from spot_tf.training.callbacks import TrainingDivergedError
 
 PHASES = {"autoencoder": pretrain.autoencoder, "spot": pretrain.spot, "export": transfer.export,
@@ -29,11 +32,14 @@ EXPECTED_ERRORS = (ValueError, FileNotFoundError, TrainingDivergedError, Interru
 
 
 def run_phases(settings, phase, strategy=None):
-    """Runs `phase` (a key of PHASES, or "all": ALL in order) with `settings` (validated)."""
+    """Runs `phase` (a key of PHASES, or "all": ALL in order) with `settings` (validated); logs each
+    phase's wall time, and the times of all at the end."""
     phases = ALL if phase == "all" else (phase,)
     if strategy is None:
         # First: MultiWorkerMirroredStrategy must exist before any other TF op runs.
         strategy = make_strategy(settings.training.strategy)
+    # Once, before config.json is written: the run records the precision `auto` chose here.
+    settings = resolve_training_precision(settings)
     if settings.training.deterministic:
         # Deterministic kernels and tf.data order (input stages then run one at a time).
         tf.config.experimental.enable_op_determinism()
@@ -43,8 +49,10 @@ def run_phases(settings, phase, strategy=None):
     chief = is_chief(strategy)
     # Only the chief writes to model_dir: the workers of one run do not lock each other out.
     with run_lock(settings.model_dir) if chief else contextlib.nullcontext():
+        seconds = {}
         for name in phases:
             logging.info("phase %s", name)
+            start = time.monotonic()
             if name in pretrain.PHASES:
                 PHASES[name](settings, strategy)
             else:
@@ -53,3 +61,16 @@ def run_phases(settings, phase, strategy=None):
             # The training phases wrote it as they started; the others once they have succeeded.
             if chief:
                 saved_settings.write(settings)
+            seconds[name] = time.monotonic() - start
+            logging.info("phase %s took %s", name, duration(seconds[name]))
+        if len(seconds) > 1:
+            logging.info("phase times: %s; total %s (mixed_precision=%s)",
+                         ", ".join(f"{name} {duration(s)}" for name, s in seconds.items()),
+                         duration(sum(seconds.values())), settings.training.mixed_precision)
+    return seconds
+
+
+def duration(seconds):
+    """`seconds` as "414 s (6 min 54 s)", or "27 s" under a minute."""
+    whole = round(seconds)
+    return f"{whole} s ({whole // 60} min {whole % 60} s)" if whole >= 60 else f"{whole} s"

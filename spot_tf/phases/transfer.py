@@ -185,8 +185,10 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
         step = fit_phase(settings, strategy, trainer, phase, steps, train, skips=skips)
         test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
         results = trainer.test_results(test_batches)
+        test_images = trainer.accuracies.examples()
     if chief:
-        write_report(results, phase_dir(settings.model_dir, phase), title, {**evaluated, "steps": int(step)})
+        write_report(results, phase_dir(settings.model_dir, phase), title,
+                     {**evaluated, "steps": int(step), "test_images": test_images})
         writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase))
         with writer.as_default(step=int(step)):
             for layer, scores in results.items():

@@ -53,3 +53,8 @@ class TopKAccuracies:
         """
         return {name: {key: 100.0 * float(self.metrics[name, key].result()) for key in ("top1", "top5")}
                 for name in self.heads}
+
+    def examples(self):
+        """How many examples were evaluated: like `results`, summed over the replicas (call it outside
+        the step, on every worker)."""
+        return int(tf.convert_to_tensor(next(iter(self.metrics.values())).count))

@@ -200,7 +200,8 @@ def run_knn_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, k=20, temp
         layers: Which layers to evaluate.
         bank_dtype: "float16" (half the memory) or "float32": the dtype the features are kept in.
         verbose: 0 = silent, 1 = progress bars and the results.
-        evaluated: What was evaluated (source, protocol, image size...), into results.json.
+        evaluated: What was evaluated (source, protocol, image size...), into results.json with the
+            number of test examples ("test_images").
 
     Returns:
         {layer: {"top1": percent, "top5": percent}}.
@@ -218,7 +219,7 @@ def run_knn_eval(feature_fn, train_ds, test_ds, num_classes, out_dir, k=20, temp
                                   chunk_size)
                for name in layers}
     write_report(results, out_dir, title=f"Weighted {k}-NN (T={temperature}) on frozen conv layers",
-                 evaluated=evaluated)
+                 evaluated={**(evaluated or {}), "test_images": len(labels)})
     settings = {"k": int(k), "temperature": float(temperature), "bank_dtype": str(bank_dtype),
                 "train_examples": len(bank_labels), "test_examples": len(labels),
                 "source": source if source is not None else getattr(feature_fn, "source", None),

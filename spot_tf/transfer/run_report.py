@@ -1,8 +1,13 @@
 """A run's report: for each conv layer, the trained network against the random baseline, for the
-linear probes and for k-NN, and the difference (model_dir/report.md and report.png).
+linear probes and for k-NN, and the difference (model_dir/report.md and report.png), beside the
+spot phase's learning curves (spot_tf.transfer.pretext_curves).
 
-The paper's table always carries the random row: a gain over it is what the pre-training bought.
+The paper's table always carries the random row: a gain over it is what the pre-training bought. The
+report opens with one sentence on whether the test set can tell the two apart at all: each
+difference is set against two standard errors of a difference of two accuracies on the test set's
+images (results.json, "evaluated": "test_images").
 """
+import math
 import os
 
 import numpy as np
@@ -10,7 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spot_tf.models import CONV_LAYERS
+from spot_tf.run.folder import logs_dir
 from spot_tf.safe_write import replacing, write_text
+from spot_tf.transfer.pretext_curves import curves_markdown, plot_curves, read_curves
 from spot_tf.transfer.report import read_results
 
 # (trained results folder, random results folder) of each evaluation, under model_dir.
@@ -26,13 +33,15 @@ def _read(model_dir, folder):
 
 def collect(model_dir):
     """({evaluation: (trained results, random results)} of the evaluations that have both,
-    whether the linear probes ran the paper's protocol in full on an ImageNet-size label set)."""
+    {evaluation: (trained "evaluated", random "evaluated")} of the same)."""
     pairs, evaluated = {}, {}
     for name, (trained, random) in EVALUATIONS.items():
-        (trained_results, evaluated[name]), (random_results, _) = _read(model_dir, trained), _read(model_dir, random)
+        (trained_results, trained_evaluated), (random_results, random_evaluated) = (
+            _read(model_dir, trained), _read(model_dir, random))
         if trained_results is not None and random_results is not None:
             pairs[name] = (trained_results, random_results)
-    return pairs, matches_paper(evaluated.get("linear", {}))
+            evaluated[name] = (trained_evaluated, random_evaluated)
+    return pairs, evaluated
 
 
 def matches_paper(evaluated):
@@ -41,10 +50,56 @@ def matches_paper(evaluated):
             and evaluated.get("num_classes") == 1000)
 
 
-def report_markdown(pairs, paper_protocol=False):
-    """The report's table: top-1 (%) per layer, trained, random and the difference, per evaluation."""
-    lines = ["# Trained against random initialisation", "",
-             "| evaluation | | " + " | ".join(CONV_LAYERS) + " |", "|---|---|" + "---:|" * len(CONV_LAYERS)]
+def difference_noise(pairs, evaluated):
+    """[(evaluation, layer, difference, two standard errors, test images)] in points of top-1, for the
+    evaluations whose trained and random results both record their test set's size.
+
+    The standard error of a difference of two accuracies p1, p2 on n1, n2 test images is
+    sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2), as if the two were independent: scored on the same
+    images they are not, and it overstates the noise. It is the test set's noise only, not a seed's.
+    """
+    rows = []
+    for name, (trained, random) in pairs.items():
+        n1, n2 = (info.get("test_images") for info in evaluated.get(name, ({}, {})))
+        if not n1 or not n2:
+            continue
+        for layer in CONV_LAYERS:
+            p1, p2 = trained[layer]["top1"] / 100, random[layer]["top1"] / 100
+            two_se = 200 * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+            rows.append((name, layer, 100 * (p1 - p2), two_se, min(n1, n2)))
+    return rows
+
+
+def noise_sentence(rows):
+    """One sentence on whether the test set tells trained and random apart (None without `rows`)."""
+    if not rows:
+        return None
+    sizes = sorted({n for *_, n in rows})
+    n = sizes[0]
+    opening = (f"The test set has {n:,} images, so one image is {100 / n:.2g} points" if len(sizes) == 1 else
+               f"The test sets have {' and '.join(f'{m:,}' for m in sizes)} images, so one image is up to "
+               f"{100 / n:.2g} points")
+    beyond = [row for row in rows if abs(row[2]) > row[3]]
+    if not beyond:
+        largest = max(abs(d) for _, _, d, _, _ in rows)
+        low, high = min(r[3] for r in rows), max(r[3] for r in rows)
+        return (f"{opening}; trained and random differ by at most {largest:.1f} points "
+                f"({round(largest * n / 100)} images), within two standard errors of each difference "
+                f"({low:.1f}-{high:.1f} points): this data cannot tell them apart.")
+    named = "; ".join(f"{name} {layer}: {'trained' if d > 0 else 'random'} ahead by {abs(d):.1f} points "
+                      f"({round(abs(d) * m / 100)} images; two standard errors {two_se:.1f})"
+                      for name, layer, d, two_se, m in beyond)
+    return (f"{opening}; {len(beyond)} of {len(rows)} differences between trained and random exceed two "
+            f"standard errors ({named}); the others are within them.")
+
+
+def report_markdown(pairs, paper_protocol=False, sentence=None, curves=None):
+    """The report: the test-noise `sentence` first, the table of top-1 (%) per layer (trained, random and
+    the difference, per evaluation), then the spot phase's `curves` (pretext_curves.read_curves)."""
+    lines = ["# Trained against random initialisation", ""]
+    if sentence:
+        lines += [sentence, ""]
+    lines += ["| evaluation | | " + " | ".join(CONV_LAYERS) + " |", "|---|---|" + "---:|" * len(CONV_LAYERS)]
     for name, (trained, random) in pairs.items():
         top1 = {row: [results[layer]["top1"] for layer in CONV_LAYERS] for row, results in
                 (("trained", trained), ("random", random))}
@@ -62,16 +117,30 @@ def report_markdown(pairs, paper_protocol=False):
         lines += ["", f"The paper's ImageNet linear probes (conv_1..conv_5: {paper}; random {random}) come from "
                   "Zhang et al.'s split-brain protocol run in full on ImageNet; these linear probes did not run "
                   "it (see linear_eval/results.json, \"evaluated\"), so they are not shown beside them."]
+    if sentence:
+        lines += ["", "Two standard errors of a difference of two top-1 accuracies p1, p2 on n test images: "
+                  "2 sqrt((p1 (1 - p1) + p2 (1 - p2)) / n), as if independent (on the same images the noise is "
+                  "smaller). It is the test set's noise only: another seed or training length moves the results "
+                  "too."]
+    if curves:
+        lines += ["", "## The pretext task (spot phase)", "", curves_markdown(curves).rstrip("\n"), "",
+                  "Means over each summary window of the spot phase (spot/logs). A discriminator that learnt "
+                  "nothing scores 50% on real and repaired images together; calling every feature entry dropped "
+                  "scores 1 - keep_prob on the mask."]
     return "\n".join(lines) + "\n"
 
 
-def plot_report(pairs, path):
-    """Grouped bars of top-1 per layer: trained and random, one panel per evaluation."""
-    fig = Figure(figsize=(5.5 * len(pairs), 3.5))
+def plot_report(pairs, path, curves=None):
+    """Grouped bars of top-1 per layer: trained and random, one panel per evaluation; the spot phase's
+    `curves` in a panel beside them."""
+    panels = len(pairs) + bool(curves)
+    fig = Figure(figsize=(5.5 * panels, 3.5))
     FigureCanvasAgg(fig)
     x = np.arange(len(CONV_LAYERS))
+    if curves:
+        plot_curves(fig.add_subplot(1, panels, 1), curves)
     for index, (name, (trained, random)) in enumerate(pairs.items()):
-        ax = fig.add_subplot(1, len(pairs), index + 1)
+        ax = fig.add_subplot(1, panels, index + 1 + bool(curves))
         for offset, (label, results) in zip((-0.2, 0.2), (("trained", trained), ("random", random))):
             bars = ax.bar(x + offset, [results[layer]["top1"] for layer in CONV_LAYERS], 0.4, label=label)
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
@@ -86,14 +155,18 @@ def plot_report(pairs, path):
 
 
 def write_run_report(model_dir):
-    """Writes model_dir/report.md and report.png from the evaluations that have a random baseline.
+    """Writes model_dir/report.md and report.png from the evaluations that have a random baseline, and
+    the learning curves in model_dir/spot/logs.
 
     Returns their paths, or None when no evaluation has both results.
     """
-    pairs, paper_protocol = collect(model_dir)
+    pairs, evaluated = collect(model_dir)
     if not pairs:
         return None
+    paper_protocol = matches_paper(evaluated.get("linear", ({}, {}))[0])
+    curves = read_curves(logs_dir(model_dir, "spot"))
     paths = {"report.md": os.path.join(model_dir, "report.md"), "report.png": os.path.join(model_dir, "report.png")}
-    write_text(paths["report.md"], report_markdown(pairs, paper_protocol))
-    plot_report(pairs, paths["report.png"])
+    write_text(paths["report.md"], report_markdown(pairs, paper_protocol,
+                                                   noise_sentence(difference_noise(pairs, evaluated)), curves))
+    plot_report(pairs, paths["report.png"], curves)
     return paths
