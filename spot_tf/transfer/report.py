@@ -16,8 +16,9 @@ from spot_tf.safe_write import replacing, write_json, write_text
 RESULT_KEYS = ("top1", "top5")
 # The key of results.json that says what was evaluated (not a layer).
 EVALUATED = "evaluated"
-# Keys of "evaluated" that grow as an evaluation resumes; a difference in any other is another evaluation.
-PROGRESS_KEYS = ("steps", "full_protocol")
+# Keys of "evaluated" that grow as an evaluation resumes or that it counts as it tests (the test images
+# that decoded); a difference in any other is another evaluation.
+PROGRESS_KEYS = ("steps", "full_protocol", "test_images")
 
 
 class ResultsConflictError(ValueError):
