@@ -74,10 +74,10 @@ def write_vocdevkit(parent, trainval=24, test=16, seed=0):
 
 def expected_labels(objects):
     """The three-state label vector of an image's objects, computed here independently."""
-    labels = np.full(len(VOC_CLASSES), -1, np.int32)
+    labels = np.zeros(len(VOC_CLASSES), np.int32)
     for name in {cls for cls, _ in objects}:
         flags = [difficult for cls, difficult in objects if cls == name]
-        labels[VOC_CLASSES.index(name)] = 0 if all(flags) else 1
+        labels[VOC_CLASSES.index(name)] = -1 if all(flags) else 1
     return labels
 
 

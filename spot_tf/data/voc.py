@@ -1,9 +1,9 @@
 """PASCAL VOC: a VOCdevkit folder as a source of the one record format, and VOC's three-state labels.
 
-Every record's "label" is an int32 vector over VOC_CLASSES (alphabetical) in the devkit's own
-convention, that of its ``ImageSets/Main/<class>_<set>.txt`` files: PRESENT (1) when the image has an
-object of the class not marked difficult, DIFFICULT (0) when all its objects of the class are,
-ABSENT (-1) when it has none. Each protocol decides what a DIFFICULT entry means (Krähenbühl et al.
+Every record's "label" is an int32 vector over VOC_CLASSES (alphabetical), as voc_classes.py says:
+PRESENT (1) when the image has an object of the class not marked difficult, ABSENT (0) when it has
+none, DIFFICULT (-1) when all its objects of the class are difficult (the devkit's
+``ImageSets/Main/<class>_<set>.txt`` files write these 1, -1 and 0). Each protocol decides what a DIFFICULT entry means (Krähenbühl et al.
 leave it out of loss and test; Goyal et al. train on it as a negative and leave it out of the test).
 
 A VOCdevkit folder (``VOCdevkit/VOC2007``, or ``VOCdevkit`` holding it) has ``JPEGImages/<id>.jpg``,
@@ -27,7 +27,7 @@ from spot_tf.data.voc_classes import VOC_CLASSES
 from spot_tf.errors import SettingError
 from spot_tf.errors import SettingPathError
 
-PRESENT, DIFFICULT, ABSENT = 1, 0, -1
+PRESENT, ABSENT, DIFFICULT = 1, 0, -1
 # The folder below VOCdevkit that a VOCdevkit path is taken to mean.
 YEAR_FOLDER = "VOC2007"
 SUBFOLDERS = ("JPEGImages", "Annotations", os.path.join("ImageSets", "Main"))
@@ -59,12 +59,15 @@ def parse_annotation(path):
 
 
 def class_labels(objects, classes=VOC_CLASSES):
-    """int32 [classes] of an image's objects: PRESENT, DIFFICULT (difficult objects only) or ABSENT."""
+    """int32 [classes] of an image's objects: PRESENT, ABSENT or DIFFICULT (difficult objects only)."""
     labels = np.full(len(classes), ABSENT, np.int32)
     index = {name: i for i, name in enumerate(classes)}
     for obj in objects:
         i = index[obj.name]
-        labels[i] = max(labels[i], DIFFICULT if obj.difficult else PRESENT)
+        if not obj.difficult:
+            labels[i] = PRESENT
+        elif labels[i] == ABSENT:
+            labels[i] = DIFFICULT
     return labels
 
 
