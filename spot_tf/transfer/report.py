@@ -16,9 +16,9 @@ from spot_tf.safe_write import replacing, write_json, write_text
 RESULT_KEYS = ("top1", "top5")
 # The key of results.json that says what was evaluated (not a layer).
 EVALUATED = "evaluated"
-# Keys of "evaluated" that grow as an evaluation resumes or that it counts as it tests (the test images
-# that decoded); a difference in any other is another evaluation.
-PROGRESS_KEYS = ("steps", "full_protocol", "test_images")
+# Keys of "evaluated" that grow as an evaluation resumes or that it finds as it tests (the test images
+# that decoded, the VOC classes without a test positive); a difference in any other is another evaluation.
+PROGRESS_KEYS = ("steps", "full_protocol", "test_images", "classes_without_positive")
 
 
 class ResultsConflictError(ValueError):
@@ -65,15 +65,17 @@ def plot_top1(results, path, title):
         fig.savefig(staging, dpi=100)
 
 
-def read_results(path):
-    """(results, evaluated) of a results.json (`evaluated` is {} in files written without it).
+def read_results(path, validate=validate_results):
+    """(results, evaluated) of a results.json (`evaluated` is {} in files written without it); `validate`
+    checks the results' own format (None: any mapping, as every evaluation's results.json is).
 
     Raises ValueError naming `path` when it is not a results file."""
     try:
         with open(path, encoding="utf-8") as f:
             content = json.load(f)
         evaluated = content.pop(EVALUATED, {})
-        validate_results(content)
+        if validate is not None:
+            validate(content)
         if not isinstance(evaluated, dict):
             raise ValueError(f"{EVALUATED!r} is not a mapping")
     except (ValueError, TypeError, AttributeError) as err:
@@ -88,7 +90,8 @@ def evaluation_conflict(out_dir, evaluated):
     path = os.path.join(out_dir, "results.json")
     if not os.path.exists(path):
         return None
-    saved = read_results(path)[1]
+    # Any evaluation's results (top-k, VOC mAP...): only what it evaluated is compared.
+    saved = read_results(path, validate=None)[1]
     evaluated = evaluated or {}
     for key in [*saved, *(key for key in evaluated if key not in saved)]:
         if key not in PROGRESS_KEYS and not same_evaluated(key, saved.get(key), evaluated.get(key), out_dir):
@@ -112,6 +115,13 @@ def conflict_message(conflict):
             f"another model_dir (or move that folder away) to evaluate with other settings")
 
 
+def refuse_conflict(out_dir, evaluated):
+    """Raises ResultsConflictError when out_dir holds the results of another evaluation than `evaluated`."""
+    conflict = evaluation_conflict(out_dir, evaluated)
+    if conflict:
+        raise ResultsConflictError(conflict_message(conflict))
+
+
 def write_report(results, out_dir, title="Transfer results", evaluated=None):
     """Writes out_dir/results.json (with `evaluated`, a JSON-serialisable dict, under "evaluated"),
     results.md and top1.png, each atomically; returns their paths as a dict.
@@ -119,9 +129,7 @@ def write_report(results, out_dir, title="Transfer results", evaluated=None):
     Raises ResultsConflictError, writing nothing, when out_dir holds the results of another evaluation
     (`evaluation_conflict`): results are saved data, and a rerun with the same settings only may replace them."""
     validate_results(results)
-    conflict = evaluation_conflict(out_dir, evaluated)
-    if conflict:
-        raise ResultsConflictError(conflict_message(conflict))
+    refuse_conflict(out_dir, evaluated)
     paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md", "top1.png")}
     clean = {layer: {key: float(scores[key]) for key in RESULT_KEYS} for layer, scores in results.items()}
     markdown = results_markdown(clean, title)
