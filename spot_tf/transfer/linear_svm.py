@@ -15,7 +15,7 @@ constant feature of value 1 whose weight is regularised too):
 
 Two solvers give the same minimiser: "sklearn" (LinearSVC itself, one fit at a time: the
 reference) and "tf" (every class x cost x fold problem at once, batched in TensorFlow; see
-solve_gram_svms).
+solve_gram_path).
 """
 import numpy as np
 import tensorflow as tf
@@ -28,7 +28,7 @@ VISSL_COSTS = (0.01, 0.1, 1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 50.0, 100.0, 1000.0)
 FAIR_COSTS = tuple([10.0 ** k for k in range(-7, 3)] + [0.5 ** k for k in range(4, 20)])
 POSITIVE_WEIGHT = 2.0
 SOLVERS = ("tf", "sklearn")
-# Iterations of the last solve_gram_svms call (for benchmarks).
+# Iterations of the last solve_gram_path call (for benchmarks).
 LAST_SOLVE = {}
 
 
@@ -145,12 +145,14 @@ def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, ne
     every class, cost and fold (a fold is a column whose held-out rows have c_i = 0). Newton's
     method on it (Keerthi & DeCoste 2005; Chapelle 2007): with A the examples inside the margin,
     the Newton point is beta_A = (K_AA + diag(1 / (2 c_A)))^-1 y_A, 0 elsewhere. It is solved
-    inexactly (relative residual `forcing`) by conjugate gradients with the problems as the
-    columns of one matrix, so that each step is one [N, N] x [N, Q] float32 matmul (converged
-    columns drop out); the right-hand side, the outputs K beta and the exact line search on the
-    piecewise-quadratic objective are float64, so float32 rounding only slows the Newton steps
-    down instead of stopping them short. The costs are solved in increasing order, each
-    warm-started from the previous one's solution.
+    inexactly by preconditioned conjugate gradients with the problems as the columns of one
+    matrix, so that each step is one [N, N] x [N, Q] float32 matmul (converged columns drop out);
+    the right-hand side, the outputs K beta and the exact line search on the piecewise-quadratic
+    objective are float64, so float32 rounding only slows the Newton steps down instead of
+    stopping them short. The costs are solved in increasing order, each warm-started from the
+    previous one's solution (a few Newton steps each). Large costs (1000) are ill-conditioned:
+    the stopping rule is the gradient norm, not a step count, and liblinear at its 2,000
+    iterations typically stops with a higher objective there.
 
     Args:
         gram: [N, N] float32 K = X X^T (the bias feature included).
@@ -158,7 +160,9 @@ def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, ne
         rows: [N, Q] bools, the examples each problem trains on.
         costs: The K costs.
         tolerance: A problem is solved once its gradient norm is below tolerance x its norm at w = 0.
-        forcing: Each Newton system is solved to this relative residual.
+        forcing: Each Newton system is solved until its preconditioned residual norm is this
+            fraction of its first (1e-2 took three times the Newton steps on VOC-like features).
+        rank: Top eigenpairs of K in the preconditioner.
         newton_steps, cg_steps: Caps per cost and per Newton system.
 
     Returns:
