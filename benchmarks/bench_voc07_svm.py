@@ -31,6 +31,7 @@ flags.DEFINE_float("signal", 1.5, "Length of the class directions in the latent 
 flags.DEFINE_integer("folds", 3, "Cross-validation folds.")
 flags.DEFINE_integer("sklearn_classes", 1, "Classes whose all-trainval fits sklearn runs at every cost.")
 flags.DEFINE_integer("seed", 0, "Seed of the synthetic data.")
+flags.DEFINE_float("tolerance", 1e-4, "The tf solver's gradient-norm tolerance (solve_gram_path).")
 
 
 def synthetic_voc(images, dim, classes, latent, signal, seed):
@@ -67,7 +68,8 @@ def main(argv):
 
     fits = {}
     start = time.perf_counter()
-    result = linear_svm.evaluate_layer(train_x, train_y, test_x, test_y, costs=costs, folds=FLAGS.folds, fits=fits)
+    result = linear_svm.evaluate_layer(train_x, train_y, test_x, test_y, costs=costs, folds=FLAGS.folds, fits=fits,
+                                       tolerance=FLAGS.tolerance)
     sweep_s = time.perf_counter() - start
     solve = dict(linear_svm.LAST_SOLVE)
     mean_ap = np.mean([ap for ap in result["AP"] if ap is not None])
