@@ -31,7 +31,7 @@ flags.DEFINE_float("signal", 1.5, "Length of the class directions in the latent 
 flags.DEFINE_integer("folds", 3, "Cross-validation folds.")
 flags.DEFINE_integer("sklearn_classes", 1, "Classes whose all-trainval fits sklearn runs at every cost.")
 flags.DEFINE_integer("seed", 0, "Seed of the synthetic data.")
-flags.DEFINE_float("tolerance", 1e-4, "The tf solver's gradient-norm tolerance (solve_gram_path).")
+flags.DEFINE_float("tolerance", 1e-5, "The tf solver's gradient-norm tolerance (solve_gram_path).")
 
 
 def synthetic_voc(images, dim, classes, latent, signal, seed):

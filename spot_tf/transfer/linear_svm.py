@@ -136,7 +136,7 @@ def _column_dot(a, b):
     return np.einsum("nq,nq->q", a, b)
 
 
-def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, newton_steps=50, cg_steps=2000,
+def solve_gram_path(gram, targets, rows, costs, tolerance=1e-5, forcing=1e-3, newton_steps=50, cg_steps=2000,
                     rank=16):
     """Minimises Q squared-hinge SVM objectives at each of K costs, in the span of the examples.
 
