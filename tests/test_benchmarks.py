@@ -40,3 +40,17 @@ def test_bench_train_step_credits_bf16_with_the_float32_step_flops_and_times_its
         assert float(shape_pk) > 0
         assert float(lines[-1].split("=")[1]) > 0
     assert flops["none"] == flops["bf16"]
+
+
+def test_bench_voc07_svm_compares_the_sweep_with_sklearn_and_ends_with_its_summary():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_voc07_svm.py"),
+                             "--train_size=60", "--test_size=60", "--dim=50", "--classes=2", "--latent=16"],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert sum(line.split(" (class")[0] in ("0.01", "1000") for line in lines) == 2  # a row per cost
+    summary = dict(item.split("=") for item in lines[-1].split())
+    assert sorted(summary) == ["ap_max_diff", "sklearn_ratio", "sweep_s"]
+    assert float(summary["sweep_s"]) > 0 and float(summary["sklearn_ratio"]) > 0
+    assert 0 <= float(summary["ap_max_diff"]) < 5

@@ -15,7 +15,7 @@ constant feature of value 1 whose weight is regularised too):
 
 Two solvers give the same minimiser: "sklearn" (LinearSVC itself, one fit at a time: the
 reference) and "tf" (every class x cost x fold problem at once, batched in TensorFlow; see
-solve_gram_svms).
+solve_gram_path).
 """
 import numpy as np
 import tensorflow as tf
@@ -28,7 +28,7 @@ VISSL_COSTS = (0.01, 0.1, 1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 50.0, 100.0, 1000.0)
 FAIR_COSTS = tuple([10.0 ** k for k in range(-7, 3)] + [0.5 ** k for k in range(4, 20)])
 POSITIVE_WEIGHT = 2.0
 SOLVERS = ("tf", "sklearn")
-# Iterations of the last solve_gram_svms call (for benchmarks).
+# Iterations of the last solve_gram_path call (for benchmarks).
 LAST_SOLVE = {}
 
 
@@ -136,7 +136,8 @@ def _column_dot(a, b):
     return np.einsum("nq,nq->q", a, b)
 
 
-def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, newton_steps=50, cg_steps=2000):
+def solve_gram_path(gram, targets, rows, costs, tolerance=1e-5, forcing=1e-3, newton_steps=50, cg_steps=2000,
+                    rank=16):
     """Minimises Q squared-hinge SVM objectives at each of K costs, in the span of the examples.
 
     With w = X^T beta the objective is 0.5 beta^T K beta + sum_i c_i max(0, 1 - y_i (K beta)_i)^2,
@@ -144,12 +145,14 @@ def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, ne
     every class, cost and fold (a fold is a column whose held-out rows have c_i = 0). Newton's
     method on it (Keerthi & DeCoste 2005; Chapelle 2007): with A the examples inside the margin,
     the Newton point is beta_A = (K_AA + diag(1 / (2 c_A)))^-1 y_A, 0 elsewhere. It is solved
-    inexactly (relative residual `forcing`) by conjugate gradients with the problems as the
-    columns of one matrix, so that each step is one [N, N] x [N, Q] float32 matmul (converged
-    columns drop out); the right-hand side, the outputs K beta and the exact line search on the
-    piecewise-quadratic objective are float64, so float32 rounding only slows the Newton steps
-    down instead of stopping them short. The costs are solved in increasing order, each
-    warm-started from the previous one's solution.
+    inexactly by preconditioned conjugate gradients with the problems as the columns of one
+    matrix, so that each step is one [N, N] x [N, Q] float32 matmul (converged columns drop out);
+    the right-hand side, the outputs K beta and the exact line search on the piecewise-quadratic
+    objective are float64, so float32 rounding only slows the Newton steps down instead of
+    stopping them short. The costs are solved in increasing order, each warm-started from the
+    previous one's solution (a few Newton steps each). Large costs (1000) are ill-conditioned:
+    the stopping rule is the gradient norm, not a step count, and liblinear at its 2,000
+    iterations typically stops with a higher objective there.
 
     Args:
         gram: [N, N] float32 K = X X^T (the bias feature included).
@@ -157,7 +160,9 @@ def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, ne
         rows: [N, Q] bools, the examples each problem trains on.
         costs: The K costs.
         tolerance: A problem is solved once its gradient norm is below tolerance x its norm at w = 0.
-        forcing: Each Newton system is solved to this relative residual.
+        forcing: Each Newton system is solved until its preconditioned residual norm is this
+            fraction of its first (1e-2 took three times the Newton steps on VOC-like features).
+        rank: Top eigenpairs of K in the preconditioner.
         newton_steps, cg_steps: Caps per cost and per Newton system.
 
     Returns:
@@ -171,16 +176,31 @@ def solve_gram_path(gram, targets, rows, costs, tolerance=1e-4, forcing=1e-3, ne
     outputs = np.zeros_like(targets)
     betas = [None] * len(costs)
     LAST_SOLVE.update(newton_steps=0, cg_steps=0, cg_columns=0)
+    top = _top_eigenpairs(gram64, rank)
     for k in np.argsort(costs, kind="stable"):
         example_costs = costs[k] * class_weights
-        beta, outputs = _newton(gram32, gram64, targets, example_costs, beta, outputs, tolerance, forcing,
+        beta, outputs = _newton(gram32, gram64, top, targets, example_costs, beta, outputs, tolerance, forcing,
                                 newton_steps, cg_steps)
         betas[k] = beta.copy()
     return np.stack(betas)
 
 
-def _matmul(gram, columns):
-    return tf.matmul(gram, tf.constant(columns, gram.dtype)).numpy()
+def _top_eigenpairs(gram64, rank, power_steps=4, seed=0):
+    """(values [r], vectors [N, r], mean of the rest of the spectrum) of K, by subspace iteration."""
+    n = int(gram64.shape[0])
+    rank = min(rank, n)
+    basis = np.random.default_rng(seed).normal(size=(n, rank + 8))
+    for _ in range(power_steps):
+        basis = tf.linalg.qr(_matmul(gram64, basis))[0]
+    values, vectors = np.linalg.eigh(_matmul(tf.transpose(basis), _matmul(gram64, basis)))
+    values, vectors = values[::-1][:rank], _matmul(basis, vectors[:, ::-1])[:, :rank]
+    rest = max(float(np.trace(gram64.numpy())) - values.sum(), 0.0) / n
+    return np.maximum(values, 1e-12), vectors, rest
+
+
+def _matmul(a, b):
+    # TensorFlow's thread pool for every product: numpy's BLAS threads would compete with it.
+    return tf.matmul(a, tf.cast(b, a.dtype)).numpy()
 
 
 def _gradient_norm(gram32, beta, outputs, targets, example_costs):
@@ -189,7 +209,7 @@ def _gradient_norm(gram32, beta, outputs, targets, example_costs):
     return np.sqrt(np.maximum(0.0, _column_dot(residual, _matmul(gram32, residual))))
 
 
-def _newton(gram32, gram64, targets, example_costs, beta, outputs, tolerance, forcing, newton_steps, cg_steps):
+def _newton(gram32, gram64, top, targets, example_costs, beta, outputs, tolerance, forcing, newton_steps, cg_steps):
     beta, outputs = beta.copy(), outputs.copy()
     inverse_costs = np.where(example_costs > 0, 0.5 / np.where(example_costs > 0, example_costs, 1), 0.0)
     initial = _gradient_norm(gram32, np.zeros_like(beta), np.zeros_like(beta), targets, example_costs)
@@ -206,7 +226,7 @@ def _newton(gram32, gram64, targets, example_costs, beta, outputs, tolerance, fo
         off = np.where(active, 0.0, b)
         inside_outputs = o - _matmul(gram64, off) if off.any() else o
         rhs = np.where(active, y - inv * b - inside_outputs, 0.0)
-        delta = np.where(active, _conjugate_gradients(gram32, active, inv, rhs, forcing, cg_steps), -b)
+        delta = np.where(active, _conjugate_gradients(gram32, top, active, inv, rhs, forcing, cg_steps), -b)
         delta_outputs = _matmul(gram64, delta)
         t = _line_search(b, o, delta, delta_outputs, y, c)
         beta[:, live] = b + t * delta
@@ -215,30 +235,50 @@ def _newton(gram32, gram64, targets, example_costs, beta, outputs, tolerance, fo
     return beta, outputs
 
 
-def _conjugate_gradients(gram32, active, inverse_costs, rhs, forcing, max_steps):
-    """Solves (K_AA + D_A) x = rhs per column (x = 0 off A) in float32; converged columns drop out."""
+def _conjugate_gradients(gram32, top, active, inverse_costs, rhs, forcing, max_steps):
+    """Solves (K_AA + D_A) x = rhs per column (x = 0 off A) in float32; converged columns drop out.
+
+    Preconditioned by V_A L V_A^T + D_A + m I_A (Woodbury: an r x r system per column), with
+    V L V^T K's top eigenpairs and m the mean of the rest of its spectrum: K's few large
+    eigenvalues (the mean feature and the bias) would otherwise dominate the residual.
+    """
+    values, vectors, rest = top
     mask = active.astype(np.float32)
+    diagonal = mask * np.float32(1.0) / (inverse_costs + rest).astype(np.float32)
+    vectors = vectors.astype(np.float32)
+    small = _matmul(vectors.T[None] * diagonal.T[:, None, :], vectors) + np.diag(1.0 / values).astype(np.float32)
+    small_inverse = tf.linalg.inv(tf.constant(small, tf.float64))
+    vectors_t = tf.constant(vectors.T)
+    vectors = tf.constant(vectors)
+
+    def precondition(r, run):
+        g = diagonal[:, run] * r
+        coefficients = _matmul(tf.gather(small_inverse, run), _matmul(vectors_t, g).T[:, :, None])[:, :, 0]
+        return g - diagonal[:, run] * _matmul(vectors, coefficients.T)
+
     inverse_costs = inverse_costs.astype(np.float32)
     solution = np.zeros(rhs.shape, np.float32)
     residual = rhs.astype(np.float32)
-    direction = residual.copy()
-    rr = _column_dot(residual, residual)
-    goal = forcing ** 2 * rr
     run = np.arange(rhs.shape[1])
+    z = precondition(residual, run)
+    direction = z.copy()
+    rz = _column_dot(residual, z)
+    goal = forcing ** 2 * rz
     for _ in range(max_steps):
-        keep = rr[run] > goal[run]
+        keep = rz[run] > goal[run]
         if not keep.all():
             run = run[keep]
             if run.size == 0:
                 break
         p = direction[:, run]
         product = mask[:, run] * _matmul(gram32, p) + inverse_costs[:, run] * p
-        step = rr[run] / _column_dot(p, product)
+        step = rz[run] / _column_dot(p, product)
         solution[:, run] += step * p
         residual[:, run] -= step * product
-        new_rr = _column_dot(residual[:, run], residual[:, run])
-        direction[:, run] = residual[:, run] + (new_rr / rr[run]) * p
-        rr[run] = new_rr
+        z = precondition(residual[:, run], run)
+        new_rz = _column_dot(residual[:, run], z)
+        direction[:, run] = z + (new_rz / rz[run]) * p
+        rz[run] = new_rz
         LAST_SOLVE["cg_steps"] += 1
         LAST_SOLVE["cg_columns"] += run.size
     return solution.astype(np.float64)
@@ -260,12 +300,14 @@ def _line_search(beta, outputs, step, step_outputs, targets, example_costs, iter
 
 
 def decision_values(features, weights, biases):
-    """[N, Q] decision values of fitted SVMs ([D, Q] weights, [Q] biases)."""
-    return np.asarray(features, np.float64) @ weights + biases
+    """[N, Q] decision values of fitted SVMs ([D, Q] weights, [Q] biases; or [N] of one SVM), float64."""
+    weights = np.asarray(weights, np.float64)
+    scores = _matmul(tf.constant(features, tf.float64), weights.reshape(weights.shape[0], -1))
+    return scores.reshape(scores.shape[:1] + weights.shape[1:]) + biases
 
 
 def evaluate_layer(train_features, train_labels, test_features, test_labels, costs=VISSL_COSTS, folds=3,
-                   solver="tf", **solver_args):
+                   solver="tf", fits=None, **solver_args):
     """The VOC07 linear-SVM benchmark of one layer's features.
 
     Args:
@@ -273,7 +315,11 @@ def evaluate_layer(train_features, train_labels, test_features, test_labels, cos
         train_labels, test_labels: [N, C] ints, 1 present, 0 absent, -1 difficult-only.
         costs: The costs to choose from, per class, by cross-validation.
         folds: Cross-validation folds.
-        solver: "tf" or "sklearn" (fit_linear_svms).
+        solver: "tf" or "sklearn" (fit_svm_path).
+        fits: A dict that receives the fitted problems, for benchmarks: "problems" ((class, fold)
+            per column, fold == folds for all of trainval), "targets", "rows", "weights" [K, D, Q],
+            "biases" [K, Q], and the normalised "train_x" and "test_x".
+        **solver_args: Options of the solver.
 
     Returns:
         {"AP": [C] VOCap test APs in % (None for a class with no test positive), "AP_sklearn",
@@ -289,9 +335,12 @@ def evaluate_layer(train_features, train_labels, test_features, test_labels, cos
     # One problem per (class, fold), fold == folds meaning all of trainval, each at every cost.
     problems = [(c, f) for c in range(num_classes) for f in range(folds + 1)]
     test_fold = np.stack([stratified_folds(targets[:, c], folds) for c in range(num_classes)], axis=1)
-    weights, biases = fit_svm_path(train_x, targets[:, [c for c, _ in problems]], costs,
-                                   np.stack([test_fold[:, c] != f for c, f in problems], axis=1), solver,
-                                   **solver_args)
+    problem_targets = targets[:, [c for c, _ in problems]]
+    rows = np.stack([test_fold[:, c] != f for c, f in problems], axis=1)
+    weights, biases = fit_svm_path(train_x, problem_targets, costs, rows, solver, **solver_args)
+    if fits is not None:
+        fits.update(problems=problems, targets=problem_targets, rows=rows, weights=weights, biases=biases,
+                    train_x=train_x, test_x=test_x)
     cv_ap = np.zeros((num_classes, len(costs)))
     for k in range(len(costs)):
         scores = decision_values(train_x, weights[k], biases[k])
