@@ -132,3 +132,36 @@ def local_service(num_workers, work_dir=None):
         yield service
     finally:
         service.stop()
+
+
+def job_name(run, phase, start_step):
+    """The service job of one fit(): shared by every trainer of the run, new at each start step.
+
+    Args:
+      run: the run's folder (``model_dir``, as every trainer of the run names it).
+      phase: the phase's folder name ("autoencoder", "spot", "linear_eval", ...).
+      start_step: the step the fit() starts at: a resumed fit() reads a fresh job, seeded by it.
+    """
+    return f"spot_tf:{run}:{phase}:{start_step}"
+
+
+def distribute(dataset, address, job):
+    """``dataset`` run on the service's workers, each split of a pass handed to one of them.
+
+    Dynamic sharding ("distributed_epoch"): the dispatcher hands the files (or records) of each pass
+    to whichever worker asks next, so workers may join and leave, and the trainers sharing ``job``
+    read every record once per pass between them, in an order that depends on the workers' timing.
+
+    Args:
+      dataset: what the workers produce (its graph is sent to them).
+      address: ``grpc://HOST:PORT`` of the dispatcher.
+      job: the job's name (see ``job_name``).
+    """
+    if tf.config.experimental.is_op_determinism_enabled():
+        # This process's op determinism does not reach a worker process: the dataset carries it.
+        options = tf.data.Options()
+        options.deterministic = True
+        dataset = dataset.with_options(options)
+    return dataset.apply(tf.data.experimental.service.distribute(
+        processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=address,
+        job_name=job))
