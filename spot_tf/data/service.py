@@ -25,6 +25,9 @@ CONNECT_TIMEOUT_S = 10.0
 # How often a worker tells the dispatcher it is alive and learns of new jobs (TensorFlow's default,
 # 30 s, would keep each fit() waiting that long for its first batch).
 HEARTBEAT_MS = 500
+# How long the dispatcher waits for a silent worker before it stops giving it tasks (TensorFlow's
+# default, 10 min, would have new jobs wait on a worker that has left).
+WORKER_TIMEOUT_MS = 10_000
 
 
 def parse_address(address):
@@ -63,7 +66,8 @@ def start_dispatcher(port=0, work_dir=None):
         work_dir resumes the jobs it had (fault-tolerant mode); without, its state lives in memory.
     """
     config = tf.data.experimental.service.DispatcherConfig(
-        port=port, protocol=PROTOCOL, work_dir=work_dir, fault_tolerant_mode=work_dir is not None)
+        port=port, protocol=PROTOCOL, work_dir=work_dir, fault_tolerant_mode=work_dir is not None,
+        worker_timeout_ms=WORKER_TIMEOUT_MS)
     return tf.data.experimental.service.DispatchServer(config)
 
 
