@@ -185,7 +185,8 @@ def main(argv):
         size = sum(os.path.getsize(path) for path in paths) / len(paths) / 1024
         print(f"wrote {len(paths)} JPEGs ({size:.0f} KiB on average) into {FLAGS.dataset}")
     print(f"dataset={FLAGS.dataset} split={FLAGS.split} batch={FLAGS.batch_size} "
-          f"steps={FLAGS.steps} decode={FLAGS.decode}; CPU ms = process CPU time per image")
+          f"steps={FLAGS.steps} decode={'full' if FLAGS.data_service_workers else FLAGS.decode}; "
+          "CPU ms = process CPU time per image")
     report = SkipReport()
     if FLAGS.data_service_workers:
         ratio = service_table(report)

@@ -7,7 +7,14 @@ the same decode and augmentation on the workers that it runs locally (see pipeli
 ``spot-tf-data-service`` (data_service_cli.py) starts the servers of a cluster.
 
     with local_service(num_workers=2) as service:     # a dispatcher and 2 workers in this process
-        dataset = make_dataset(..., data_service=service.address)
+        dataset = make_dataset(..., data_service=service.address, service_job="name")
+
+What stays exact through the service: each pass reads every record once across all the pipelines of
+a job; each image is decoded and augmented by the local pipeline's code, seeded by the run's seed
+and its position in its worker's stream; a resumed fit() reads a new job seeded by the step it
+resumes at, as locally. Which worker reads which file depends on timing, so with several workers a
+step's images are another draw than the local pipeline's; with one worker and op determinism on
+(in the worker's process too) they are the same batches, bit for bit.
 """
 
 import contextlib
@@ -148,6 +155,8 @@ def job_name(run, phase, start_step):
       run: the run's folder (``model_dir``, as every trainer of the run names it).
       phase: the phase's folder name ("autoencoder", "spot", "linear_eval", ...).
       start_step: the step the fit() starts at: a resumed fit() reads a fresh job, seeded by it.
+        (A rerun at the same step while the dispatcher still holds the first attempt's job, which
+        it drops a few minutes after its last reader, reads on in that job.)
     """
     return f"spot_tf:{run}:{phase}:{start_step}"
 
@@ -158,6 +167,8 @@ def distribute(dataset, address, job):
     Dynamic sharding ("distributed_epoch"): the dispatcher hands the files (or records) of each pass
     to whichever worker asks next, so workers may join and leave, and the trainers sharing ``job``
     read every record once per pass between them, in an order that depends on the workers' timing.
+    Uncompressed: the trainer's cores are what the service frees, and decompressing float pixels
+    cost them 0.6-0.9 ms per 128 px image (5.6-5.9 against 5.0-5.1 CPU ms per image in all).
 
     Args:
       dataset: what the workers produce (its graph is sent to them).
@@ -166,4 +177,4 @@ def distribute(dataset, address, job):
     """
     return dataset.apply(tf.data.experimental.service.distribute(
         processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=address,
-        job_name=job))
+        job_name=job, compression=None))
