@@ -11,6 +11,13 @@ and prints their ratio. The test pre-processing always decodes whole images. Bes
 second, each training measurement gives the CPU time the process spent per image (all its threads),
 which other work on a shared machine disturbs less.
 
+``--data_service_workers=0,1,2`` measures the training pipeline (whole-image decode) through a
+tf.data service with that many workers instead (0: the local pipeline), the dispatcher and workers
+on threads of this process: the same cores do the same work, so the ratio of the rates is the
+service's overhead (gRPC, serialization, its buffers). The counts take turns in an order that
+alternates from one repeat to the next; the last line is ``service_ratio=A``, the best service
+configuration's img/s over the local pipeline's (mean over repeats).
+
 ``--make_imagenet_like=N`` first writes N JPEGs of ImageNet's usual size and quality (500x375, one
 in four 375x500; quality 90) into the new or empty folder ``--dataset`` names, as
 ``train/<class>/*.JPEG``: random crops of the photos bundled with scikit-image (a class each),
@@ -28,6 +35,7 @@ from PIL import Image
 from spot_tf.data import SkipReport
 from spot_tf.data import demo
 from spot_tf.data import make_dataset
+from spot_tf.data import service
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", "demo", "The --dataset value to read.")
@@ -41,6 +49,8 @@ flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
 flags.DEFINE_enum("decode", "both", ["fused", "full", "both"],
                   "Training decode: of the JPEG crop only, of whole images, or both in turn.")
 flags.DEFINE_integer("repeats", 1, "Rows per size (machines shared with others vary).")
+flags.DEFINE_list("data_service_workers", [], "Measure through a tf.data service of this many in-process "
+                  "workers (0: the local pipeline) instead of the decode table.")
 flags.DEFINE_integer("make_imagenet_like", 0,
                      "First write this many ImageNet-like JPEGs into the folder --dataset names.")
 
@@ -87,12 +97,16 @@ def make_imagenet_like(directory, count, seed=0):
     return paths
 
 
-def measure(image_size, training, fused_decode, skip_report):
-    """(images per second, process CPU milliseconds per image) over --steps batches."""
+def measure(image_size, training, fused_decode, skip_report, data_service=None):
+    """(images per second, process CPU milliseconds per image) over --steps batches.
+
+    With ``data_service`` (an address), training batches through a new job of that service.
+    """
+    job = dict(data_service=data_service, service_job=f"bench_input:{time.time()}") if data_service else {}
     dataset = make_dataset(FLAGS.dataset, FLAGS.split, image_size, FLAGS.batch_size,
                            training=training, tfds_data_dir=FLAGS.tfds_data_dir,
                            cache_dir=FLAGS.cache_dir, repeat=True, skip_report=skip_report,
-                           fused_decode=fused_decode)
+                           fused_decode=fused_decode, **job)
     batches = iter(dataset)
     for _ in range(FLAGS.warmup):
         next(batches)
@@ -129,6 +143,39 @@ def _row(values):
                       for value, (_, width, digits) in zip(values, _COLUMNS))
 
 
+def _service_measure(image_size, workers, skip_report):
+    """measure() of the training pipeline, locally (0 workers) or through a service in this process."""
+    if not workers:
+        return measure(image_size, True, False, skip_report)
+    with service.local_service(workers) as local:
+        return measure(image_size, True, False, skip_report, data_service=local.address)
+
+
+def service_table(skip_report):
+    """The --data_service_workers table; returns service_ratio (see the module docstring)."""
+    counts = sorted(set(map(int, FLAGS.data_service_workers)) | {0})
+    print(" | ".join(f"{title:>{width}}" for title, width in _SERVICE_COLUMNS))
+    ratios = {}  # Workers -> [img/s over the local pipeline's, per repeat].
+    for size in map(int, FLAGS.image_size):
+        for repeat in range(FLAGS.repeats):
+            order = counts if repeat % 2 == 0 else counts[::-1]
+            rates = {workers: _service_measure(size, workers, skip_report) for workers in order}
+            local_rate = rates[0][0]
+            for workers in counts:
+                rate, cpu = rates[workers]
+                ratios.setdefault(workers, []).append(rate / local_rate)
+                print(f"{size:>4} | {repeat + 1:>6} | {workers:>7} | {rate:>5.0f} | {cpu:>6.3f} | "
+                      f"{rate / local_rate:>8.2f}", flush=True)
+    means = {workers: sum(r) / len(r) for workers, r in ratios.items() if workers}
+    for workers, mean in means.items():
+        print(f"{workers} worker(s): img/s over local {_span(ratios[workers])} (mean {mean:.2f})")
+    return max(means.values()) if means else None
+
+
+_SERVICE_COLUMNS = (("size", 4), ("repeat", 6), ("workers", 7), ("img/s", 5), ("CPU ms", 6),
+                    ("/ local", 8))
+
+
 def main(argv):
     del argv
     if FLAGS.make_imagenet_like:
@@ -138,9 +185,15 @@ def main(argv):
         size = sum(os.path.getsize(path) for path in paths) / len(paths) / 1024
         print(f"wrote {len(paths)} JPEGs ({size:.0f} KiB on average) into {FLAGS.dataset}")
     print(f"dataset={FLAGS.dataset} split={FLAGS.split} batch={FLAGS.batch_size} "
-          f"steps={FLAGS.steps} decode={FLAGS.decode}; CPU ms = process CPU time per image")
-    print(" | ".join(f"{title:>{width}}" for title, width, _ in _COLUMNS))
+          f"steps={FLAGS.steps} decode={'full' if FLAGS.data_service_workers else FLAGS.decode}; "
+          "CPU ms = process CPU time per image")
     report = SkipReport()
+    if FLAGS.data_service_workers:
+        ratio = service_table(report)
+        print(report.summary())
+        print(f"service_ratio={ratio:.2f}" if ratio is not None else "service_ratio=-")
+        return
+    print(" | ".join(f"{title:>{width}}" for title, width, _ in _COLUMNS))
     ratios = {}  # Size -> [(fused/full img/s, full/fused CPU)].
     for size in map(int, FLAGS.image_size):
         for repeat in range(FLAGS.repeats):

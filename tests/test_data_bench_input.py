@@ -42,3 +42,16 @@ def test_make_imagenet_like_writes_the_jpegs_then_measures_both_decodes(tmp_path
     # The folder is no longer empty: it is not written again.
     again = _bench(*flags)
     assert again.returncode != 0 and "is not empty" in again.stderr
+
+
+def test_data_service_workers_compares_the_service_with_the_local_pipeline(demo_cache):
+    run = _bench("--dataset=demo", f"--cache_dir={demo_cache}", "--data_service_workers=1", "--image_size=32",
+                 "--batch_size=2", "--steps=2", "--warmup=1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {int(cells[2]): [float(cell) for cell in cells[3:]] for cells in
+            (line.split("|") for line in run.stdout.splitlines()) if cells[0].strip() == "32"}
+    assert sorted(rows) == [0, 1]  # The local pipeline is always measured.
+    (local_rate, _, local_ratio), (rate, _, ratio) = rows[0], rows[1]
+    assert local_ratio == 1.0 and abs(ratio - rate / local_rate) <= 0.005 + ratio * (0.5 / rate + 0.5 / local_rate)
+    last = run.stdout.strip().splitlines()[-1]
+    assert last == f"service_ratio={ratio:.2f}"

@@ -21,6 +21,8 @@ def test_the_wheel_holds_the_flagfiles_the_console_script_and_pillow(tmp_path):
         assert {"spot_tf/configs/demo.flags", "spot_tf/configs/stl10.flags", "spot_tf/configs/imagenet.flags",
                 "spot_tf/cli.py"} <= set(names)
         info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "spot-tf = spot_tf.cli:run" in archive.read(info).decode()
+        entry_points = archive.read(info).decode()
+        assert "spot-tf = spot_tf.cli:run" in entry_points
+        assert "spot-tf-data-service = spot_tf.data_service_cli:run" in entry_points
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode().lower()
         assert "requires-dist: pillow" in metadata

@@ -83,8 +83,8 @@ def voc07_finetune(settings, info=None, strategy=None):
                                        and batch_size == protocol.batch_size)}
         results = _train_and_test(
             settings, strategy, phase, build, steps,
-            _labelled(settings, "train", True, image_size, batch_size, voc_view="finetune"),
-            _labelled(settings, "test", False, image_size, batch_size, voc_view="finetune"), evaluated,
+            _labelled(settings, phase, "train", True, image_size, batch_size, voc_view="finetune"),
+            _labelled(settings, phase, "test", False, image_size, batch_size, voc_view="finetune"), evaluated,
             f"PASCAL VOC 2007 classification, fine-tuned from {evaluation.voc_train_from} (Krähenbühl et al.)",
             score=lambda raw: score_result(*raw, voc.class_names, protocol.metric), write=write)
     logging.info("voc07_finetune (from %s): %s", evaluation.voc_train_from, json.dumps(results))
@@ -111,7 +111,7 @@ def voc07_svm(settings, info=None, strategy=None):
         # The cached features are those of this source and size: another is refused (and so are results of
         # another evaluation).
         _claim(settings, phase, evaluated)
-        datasets = {split: (lambda split=split: _labelled(settings, split, False, image_size, batch_size,
+        datasets = {split: (lambda split=split: _labelled(settings, phase, split, False, image_size, batch_size,
                                                           voc_view="svm")(None, 0, skips))
                     for split in ("train", "test")}
         results = run_voc_svm(features, datasets, out_dir, voc.class_names, image_size, solver=evaluation.svm_solver,
