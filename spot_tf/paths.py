@@ -64,7 +64,9 @@ def tf_path(path):
 
 
 def real_path(path):
-    """The user's path of a `tf_path` (for messages); any other path as it is."""
+    """The user's path of a `tf_path` (for messages); any other path as it is, None (no checkpoint yet) too."""
+    if path is None:
+        return None
     path = os.fspath(path)
     for directory, link in _aliases.items():
         if directory is not None and (path == link or path.startswith(link + os.sep)):

@@ -26,6 +26,7 @@ def test_tensorflow_reads_a_checkpoint_in_such_a_folder_through_tf_path(tmp_path
     assert not tf.io.gfile.glob(prefix + ".index")  # TensorFlow reads the name as a pattern...
     alias = paths.tf_path(prefix)
     assert paths.is_literal(alias) and paths.real_path(alias) == prefix
+    assert paths.real_path(None) is None  # no checkpoint written yet: messages say so, not a TypeError
     assert tf.train.load_checkpoint(alias).get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE") == 3.0  # ...not the alias.
     assert paths.tf_path(str(folder)) == os.path.dirname(alias)
     assert paths.tf_path(str(tmp_path / "plain")) == str(tmp_path / "plain")
