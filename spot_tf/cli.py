@@ -5,8 +5,10 @@
 
 Phases (--phase): autoencoder (phase 1), spot (phase 2), export (SavedModel of the discriminator's
 conv layers), linear_eval (linear probes on frozen conv_1..conv_5), knn_eval (weighted k-NN on the
-same features), finetune (the original STL-10 protocol), report (trained against random), all
-(autoencoder, spot, export, linear_eval, knn_eval, the random baselines of both, report). One
+same features), finetune (the original STL-10 protocol), voc07_finetune and voc07_svm (PASCAL VOC
+2007 classification of --voc_dataset: Krähenbühl et al.'s fine-tuning, Goyal et al.'s linear SVMs),
+report (trained against random), all (autoencoder, spot, export, linear_eval, knn_eval, the VOC
+phases when --voc_dataset is given, the random baselines of them all, report). One
 --model_dir holds a run: its first phase writes every setting to model_dir/config.json, and a later
 command on the same folder starts from them (`--phase=export --model_dir=M` needs no other flag).
 Re-running a command resumes from its latest checkpoint. --flagfile takes a path or the name of a packaged flagfile (demo, stl10, imagenet).
@@ -22,7 +24,8 @@ from absl import app, flags, logging
 from spot_tf import settings as settings_lib
 from spot_tf.errors import SettingError
 
-PHASE_CHOICES = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "finetune", "report", "all")
+PHASE_CHOICES = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "finetune", "voc07_finetune", "voc07_svm",
+                 "report", "all")
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 FLAGS = flags.FLAGS
 

@@ -20,6 +20,10 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 GENERATOR_LOSSES = ("code", "paper")
 # The linear-probe presets (spot_tf.training.probe_protocols); the first is the paper's table.
 PROBE_PROTOCOLS = ("splitbrain", "deepcluster")
+# voc07_finetune's trained layers (spot_tf.models.alexnet_head.TRAIN_FROM); the first is the paper's column.
+VOC_TRAIN_FROM = ("all", "fc6", "fc8")
+# voc07_svm's solver of the cost sweep: this port's TensorFlow one, or the reference's scikit-learn LinearSVC.
+SVM_SOLVERS = ("tf", "sklearn")
 
 
 def setting(default, help, *, choices=None, lower=None, upper=None, locked=False):
@@ -53,6 +57,10 @@ class DataSettings:
     tfds_data_dir: typing.Optional[str] = setting(None, "TFDS data_dir for --dataset=tfds:NAME.")
     data_cache_dir: typing.Optional[str] = setting(None, "Where the demo data is written once "
                                                    "(default ~/.cache/spot_tf).")
+    voc_dataset: typing.Optional[str] = setting(
+        None, "PASCAL VOC 2007 for voc07_finetune and voc07_svm: a VOCdevkit/VOC2007 folder (JPEGImages, "
+        "Annotations, ImageSets/Main with trainval and test) or tfds:voc/2007 (with --tfds_data_dir); "
+        "--phase=all runs the VOC phases when it is given.")
     strict_decode: bool = setting(False, "Fail on an image that does not decode instead of skipping it.")
     fused_decode: bool = setting(False, "Decode only the crop window of a training JPEG (the same pixels; measured "
                                  "no faster, and a JPEG corrupt below the window is used).")
@@ -91,7 +99,7 @@ class EvaluationSettings:
 
     eval_steps: int = setting(0, "Caps the training steps of the linear probes / fine-tuning; 0 = the protocol's "
                               "own length (linear_eval: the probe protocol's epochs; finetune: the original's "
-                              "15,600 steps of 128).", lower=0)
+                              "15,600 steps of 128; voc07_finetune: 80,000 steps of 16).", lower=0)
     eval_source: typing.Optional[str] = setting(
         None, "What the evaluations evaluate: a spot checkpoint, an original TF1 checkpoint, an exported "
         "SavedModel or 'random' (the spot phase's initial discriminator; default: model_dir/spot).")
@@ -102,12 +110,17 @@ class EvaluationSettings:
     ten_crop: bool = setting(False, "linear_eval tests on 10 crops (corners and centre, mirrored), their softmax "
                              "averaged, instead of the central crop.")
     eval_image_size: int = setting(0, "Image size of the evaluations (0 = the probe protocol's for linear_eval "
-                                   "and knn_eval, --image_size for finetune).", lower=0)
+                                   "and knn_eval, --image_size for finetune, 227 for the VOC phases).", lower=0)
     eval_batch_size: int = setting(0, "Batch size of the evaluations (0 = the protocol's: linear_eval the probe "
-                                   "protocol's 256, finetune 128, knn_eval --batch_size).", lower=0)
+                                   "protocol's 256, finetune 128, knn_eval and voc07_svm --batch_size, voc07_finetune "
+                                   "16).", lower=0)
     eval_precision: str = setting("none", "Precision of export and evaluation, whatever the training phases "
                                   "used ('none' = float32).", choices=tuple(PRECISIONS))
     finetune_layers: int = setting(0, "finetune: number of top conv layers trained (0 = linear).", lower=0, upper=5)
+    voc_train_from: str = setting("all", "voc07_finetune: the layers trained ('all': conv_1..fc8, the paper's "
+                                  "column; 'fc6': fc6..fc8; 'fc8': fc8 alone).", choices=VOC_TRAIN_FROM)
+    svm_solver: str = setting("tf", "voc07_svm: the linear SVMs' solver ('tf': this port's; 'sklearn': the "
+                              "reference's LinearSVC).", choices=SVM_SOLVERS)
     export_dir: typing.Optional[str] = setting(None, "SavedModel directory (default model_dir/export).")
     export_ema: bool = setting(False, "Export / evaluate the moving-average weights.")
 

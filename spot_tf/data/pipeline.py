@@ -1,7 +1,8 @@
 """The public entry points: ``describe_dataset`` and ``make_dataset``.
 
 The ``dataset`` setting (the ``spec``) is one of: ``demo``; ``tfds:NAME``; a directory or file
-pattern of ImageNet-schema TFRecords; a folder with one subfolder per class. Every source yields
+pattern of ImageNet-schema TFRecords; a VOCdevkit folder (see voc.py: the ``voc_dataset`` setting's
+layout); a folder with one subfolder per class. Every source yields
 encoded records; this module decodes, augments, drops (and reports, see skips.py) what does not
 decode, batches and prefetches them.
 """
@@ -20,6 +21,8 @@ from spot_tf.data import probe_views
 from spot_tf.data import records
 from spot_tf.data import skips
 from spot_tf.data import tfds_source
+from spot_tf.data import voc
+from spot_tf.data import voc_views
 from spot_tf.errors import SettingError
 from spot_tf.errors import SettingPathError
 
@@ -47,6 +50,8 @@ def get_source(spec, tfds_data_dir=None, cache_dir=None):
         return imagenet_tfrecord.TFRecordSource(demo.ensure_demo(cache_dir), kind=DEMO)
     if spec.startswith(TFDS_PREFIX):
         return tfds_source.TFDSSource(spec[len(TFDS_PREFIX):], data_dir=tfds_data_dir)
+    if voc.is_vocdevkit(spec):
+        return voc.VOCSource(spec)
     if tf.io.gfile.isdir(spec) and not _looks_like_tfrecords(spec):
         return image_folder.ImageFolderSource(spec)
     if not tf.io.gfile.isdir(spec) and not tf.io.gfile.glob(spec):
@@ -77,7 +82,7 @@ def _per_replica_batch(batch_size, input_context):
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
                  repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False,
-                 probe_protocol=None, ten_crop=False):
+                 probe_protocol=None, ten_crop=False, voc_view=None):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
     Args:
@@ -108,12 +113,19 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         of the protocol's square image (256 px at its own crop size, scaled with ``image_size``:
         ``probe_views.side``). ``fused_decode`` is ignored.
       ten_crop: test only, with ``probe_protocol``: each example is the protocol's ten crops.
+      voc_view: None, or a VOC classification protocol's view (a key of ``voc_views.VIEWS``):
+        "finetune" (random scaled crops; at test each example is 10 of them) or "svm" (the whole
+        image squashed). It takes the place of ``probe_protocol``.
 
     Returns:
-      A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] ([B, 10, S, S, 3] with ``ten_crop``)
-      (or ``(images, labels)``).
+      A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] ([B, 10, S, S, 3] with ``ten_crop``
+      or the "finetune" ``voc_view`` at test) (or ``(images, labels)``; a multi-label source's
+      labels are [B, classes]).
     """
     records.check_split(split)
+    if voc_view is not None:
+        voc_views.check_view(voc_view)
+        probe_views.check_crop_size(image_size)
     if probe_protocol is not None:
         probe_views.get_protocol(probe_protocol)
         probe_views.check_crop_size(image_size)
@@ -138,6 +150,9 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         index, (record, _) = element
         # Stateless per-example seed: (run seed and pipeline, position in this pipeline's stream).
         example_seed = tf.stack([tf.constant(seed * num_pipelines + pipeline_id, tf.int64), index])
+        if voc_view is not None:
+            return voc_views.view(decode.decode_image(record["encoded"]), image_size, voc_view, training,
+                                  example_seed)
         if probe_protocol is not None:
             # The probe views resize the whole image first: decoding a crop would gain nothing.
             image = decode.decode_image(record["encoded"])

@@ -30,7 +30,7 @@ def side(crop_size, crop):
     return max(crop_size, round(crop_size * SIDE / crop))
 
 
-def _resize(image, height, width):
+def resize_pixels(image, height, width):
     # Bilinear with antialias=True, so that downscaling averages over the whole footprint as PIL's
     # bilinear does (torchvision's Resize on PIL images); both references then store uint8 pixels.
     # (Caffe's convert_imageset would have resized with OpenCV's bilinear, which does not
@@ -41,14 +41,14 @@ def _resize(image, height, width):
 
 def _squash(image, size):
     """Both sides to ``size`` (256) px, the aspect ratio lost: the 256x256 images of Caffe's LMDB."""
-    return _resize(image, size, size)
+    return resize_pixels(image, size, size)
 
 
-def _shorter_side(image, size):
+def shorter_side(image, size):
     """torchvision ``Resize(256)``: shorter side to ``size`` (256) px, the longer to scale (truncated)."""
     height, width = tf.unstack(tf.shape(image)[:2])
     short = tf.minimum(height, width)
-    return _resize(image, size * height // short, size * width // short)
+    return resize_pixels(image, size * height // short, size * width // short)
 
 
 def _floor_offset(excess):
@@ -70,7 +70,7 @@ def _central(image, size, offset):
 
 def _shorter_side_center(image, size):
     """torchvision ``Resize(256)`` then ``CenterCrop(256)``."""
-    return _central(_shorter_side(image, size), size, _round_offset)
+    return _central(shorter_side(image, size), size, _round_offset)
 
 
 # A protocol's pre-processing: ``resize`` gives the 256x256 image of the train and test views;
@@ -81,7 +81,7 @@ Protocol = collections.namedtuple("Protocol", ["resize", "ten_crop_resize", "off
 
 PROTOCOLS = {
     "splitbrain": Protocol(resize=_squash, ten_crop_resize=_squash, offset=_floor_offset, crop=227),
-    "deepcluster": Protocol(resize=_shorter_side_center, ten_crop_resize=_shorter_side,
+    "deepcluster": Protocol(resize=_shorter_side_center, ten_crop_resize=shorter_side,
                             offset=_round_offset, crop=224),
 }
 

@@ -1,7 +1,8 @@
 """What every source shares: the split table, the record format, DatasetInfo, the sharded reader.
 
 A source turns a split into a dataset of records ``{"encoded": string, "label": int32,
-"origin": string, "file": string, "fault": string}``: the encoded image, its 0-based label or -1,
+"origin": string, "file": string, "fault": string}``: the encoded image, its 0-based label or -1
+(a multi-label source's label is an int32 vector, one entry per class: VOC's, see voc.py),
 the file and record it came from, the file alone (skips are counted per file), and, empty for every
 image, the reason a file could not be read to its end (such a record carries no image). The pipeline
 decodes, augments and batches them the same way whatever the source.
@@ -33,6 +34,10 @@ SPLIT_NAMES = {
     "tfds:stl10": {"unsupervised": ("unlabelled",), "train": ("train",), "test": ("test",)},
     "tfds:imagenet2012": {"unsupervised": ("train",), "train": ("train",),
                           "test": ("validation",)},
+    # PASCAL VOC: ImageSets/Main files of a VOCdevkit folder, and TFDS voc's splits (trainval is
+    # train+validation there).
+    "voc": {"unsupervised": ("trainval",), "train": ("trainval",), "test": ("test",)},
+    "tfds:voc": {"unsupervised": ("train+validation",), "train": ("train+validation",), "test": ("test",)},
     # File stems of the STL-10 binary archive (``train_X.bin`` ...).
     "stl10_binary": {"unsupervised": ("unlabeled",), "train": ("train",), "test": ("test",)},
 }
@@ -66,15 +71,17 @@ class DatasetInfo:
     Attributes:
       num_classes: number of classes of the labelled splits.
       num_examples: split -> number of images, or None where counting would mean reading it all.
-      kind: "tfrecord", "tfds", "folder" or "demo".
+      kind: "tfrecord", "tfds", "folder", "voc" or "demo".
       location: split -> where it is read from (file pattern, TFDS split, folder).
       class_names: the class names in label order, where known.
+      multi_label: whether a label is a vector of per-class states (VOC's, see voc.py).
     """
     num_classes: int
     num_examples: Dict[str, Optional[int]]
     kind: str = ""
     location: Dict[str, str] = dataclasses.field(default_factory=dict)
     class_names: Optional[Tuple[str, ...]] = None
+    multi_label: bool = False
 
 
 def make_record(encoded, label, origin, file, fault=""):
@@ -82,7 +89,7 @@ def make_record(encoded, label, origin, file, fault=""):
 
     Args:
       encoded: the encoded image (string tensor).
-      label: its 0-based label, -1 if unlabelled.
+      label: its 0-based label, -1 if unlabelled (a multi-label source: a vector, one entry per class).
       origin: the file and record it came from, for messages.
       file: the file it came from, the unit skips are counted in.
       fault: empty for an image; else why ``file`` could not be read to its end.

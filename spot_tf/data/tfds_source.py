@@ -1,5 +1,8 @@
 """Reads a TensorFlow Datasets builder (the ``dataset`` setting ``tfds:NAME``), e.g. stl10.
 
+A builder with a ``label`` feature gives its class; one with VOC's ``labels`` and
+``labels_no_difficult`` (``voc/2007``) gives the three-state label vector of voc.py.
+
 The images are read still encoded (``SkipDecoding``) so that they go through the same decode and
 augmentation as every other source. Nothing is downloaded: an unprepared dataset is an error that
 says how to prepare it.
@@ -9,8 +12,13 @@ import tensorflow_datasets as tfds
 import tensorflow as tf
 
 from spot_tf.data import records as records_lib
+from spot_tf.data import voc
 from spot_tf.errors import SettingError
 from spot_tf.errors import SettingPathError
+
+
+# The features of a multi-label (VOC) builder.
+VOC_FEATURES = ("labels", "labels_no_difficult")
 
 
 def _file_of(tfds_id):
@@ -71,15 +79,36 @@ class TFDSSource:
         self._read(split)
         return self.tfds_split(split)
 
+    @property
+    def multi_label(self):
+        """Whether the builder's examples carry VOC's label lists instead of one ``label``."""
+        features = self.builder.info.features
+        return "label" not in features and all(name in features for name in VOC_FEATURES)
+
+    def _class_label(self):
+        features = self.builder.info.features
+        return features["labels"].feature if self.multi_label else features["label"]
+
+    def _num_examples(self, tfds_split):
+        """The examples of a split ("a+b" adds its parts), None without split metadata."""
+        split_infos = self.builder.info.splits
+        parts = tfds_split.split("+")
+        if not all(part in split_infos for part in parts):
+            return None
+        return sum(split_infos[part].num_examples for part in parts)
+
     def describe(self, splits=records_lib.SPLITS):
         location = {split: f"{self.spec}/{self.validate(split)}" for split in splits}
-        split_infos = self.builder.info.splits
-        num_examples = {split: split_infos[self.tfds_split(split)].num_examples
-                        if self.tfds_split(split) in split_infos else None for split in splits}
-        label = self.builder.info.features["label"]
+        num_examples = {split: self._num_examples(self.tfds_split(split)) for split in splits}
+        label = self._class_label()
         return records_lib.DatasetInfo(
             num_classes=label.num_classes, num_examples=num_examples, kind=self.kind,
-            location=location, class_names=tuple(label.names))
+            location=location, class_names=tuple(label.names), multi_label=self.multi_label)
+
+    def _label(self, example):
+        if self.multi_label:
+            return voc.three_state(example["labels"], example["labels_no_difficult"], self._class_label().num_classes)
+        return example["label"]
 
     def records(self, split, *, training, seed, input_context):
         num_pipelines, index = records_lib.pipeline_index(input_context)
@@ -94,6 +123,6 @@ class TFDSSource:
             # shuffle seed is the same on every pipeline, so they all see the same order.
             dataset = dataset.shard(num_pipelines, index)
         return dataset.map(
-            lambda x: records_lib.make_record(x["image"], x["label"], x["tfds_id"],
+            lambda x: records_lib.make_record(x["image"], self._label(x), x["tfds_id"],
                                               _file_of(x["tfds_id"])),
             num_parallel_calls=tf.data.AUTOTUNE)

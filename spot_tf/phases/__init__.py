@@ -1,7 +1,8 @@
 """The phase runner: runs the phases of a run in order (what the entry point's `phase` selects).
 
-    run_phases(settings, "all")   # autoencoder, spot, export, linear_eval, knn_eval, the random
-                                  # baselines of both, report
+    run_phases(settings, "all")   # autoencoder, spot, export, linear_eval, knn_eval, (with
+                                  # voc_dataset: voc07_finetune, voc07_svm), the random baselines of
+                                  # them all, report
 
 Each phase runs under its own precision (training phases: `mixed_precision`; export and evaluation:
 `eval_precision`), so one phase's dtype policy never carries into the next.
@@ -12,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from spot_tf import data as spot_data
-from spot_tf.phases import pretrain, transfer
+from spot_tf.phases import pretrain, transfer, voc
 from spot_tf.run import saved_settings
 from spot_tf.run.distribution import is_chief, make_strategy
 from spot_tf.run.interruption import Interrupted
@@ -21,8 +22,19 @@ from spot_tf.training.callbacks import TrainingDivergedError
 
 PHASES = {"autoencoder": pretrain.autoencoder, "spot": pretrain.spot, "export": transfer.export,
           "linear_eval": transfer.linear_eval, "knn_eval": transfer.knn_eval, "finetune": transfer.finetune,
+          "voc07_finetune": voc.voc07_finetune, "voc07_svm": voc.voc07_svm,
           "random_baselines": transfer.random_baselines, "report": transfer.report}
 ALL = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "random_baselines", "report")
+# What "all" adds when voc_dataset is set, before random_baselines.
+VOC_PHASES = ("voc07_finetune", "voc07_svm")
+
+
+def all_phases(settings):
+    """The phases of "all": ALL, with the VOC phases when `voc_dataset` is set."""
+    if not settings.data.voc_dataset:
+        return ALL
+    at = ALL.index("random_baselines")
+    return ALL[:at] + VOC_PHASES + ALL[at:]
 # Errors that name their cause (a setting, file or record) and end a run with a message, not a traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, TrainingDivergedError, Interrupted,
                    tf.errors.InvalidArgumentError, tf.errors.NotFoundError)
@@ -30,7 +42,7 @@ EXPECTED_ERRORS = (ValueError, FileNotFoundError, TrainingDivergedError, Interru
 
 def run_phases(settings, phase, strategy=None):
     """Runs `phase` (a key of PHASES, or "all": ALL in order) with `settings` (validated)."""
-    phases = ALL if phase == "all" else (phase,)
+    phases = all_phases(settings) if phase == "all" else (phase,)
     if strategy is None:
         # First: MultiWorkerMirroredStrategy must exist before any other TF op runs.
         strategy = make_strategy(settings.training.strategy)

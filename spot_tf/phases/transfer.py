@@ -52,17 +52,17 @@ def export(settings, info, strategy=None):
     logging.info("exported conv_1..conv_5 (from %s%s) to %s", prefix, ", EMA weights" if use_ema else "", path)
 
 
-def _labelled(settings, split, training, image_size, batch_size, probe_protocol=None, ten_crop=False):
+def _labelled(settings, split, training, image_size, batch_size, probe_protocol=None, ten_crop=False, voc_view=None):
     """`(input_context, start_step, skip_report) -> dataset` of a labelled split, seeded by the seed and
-    the step it starts at (the `batches` of fit_phase)."""
+    the step it starts at (the `batches` of fit_phase); of `voc_dataset` in a VOC protocol's `voc_view`."""
     data = settings.data
 
     def batches(input_context, start_step, skip_report):
         return spot_data.make_dataset(
-            data.dataset, split, image_size, batch_size, training=training, seed=settings.training.seed + start_step,
-            tfds_data_dir=data.tfds_data_dir, cache_dir=data.data_cache_dir, with_labels=True,
-            input_context=input_context, strict_decode=data.strict_decode, skip_report=skip_report,
-            fused_decode=data.fused_decode, probe_protocol=probe_protocol, ten_crop=ten_crop)
+            data.voc_dataset if voc_view else data.dataset, split, image_size, batch_size, training=training,
+            seed=settings.training.seed + start_step, tfds_data_dir=data.tfds_data_dir, cache_dir=data.data_cache_dir,
+            with_labels=True, input_context=input_context, strict_decode=data.strict_decode, skip_report=skip_report,
+            fused_decode=data.fused_decode, probe_protocol=probe_protocol, ten_crop=ten_crop, voc_view=voc_view)
     return batches
 
 
@@ -113,11 +113,12 @@ def _probe_image_size(settings):
 
 
 # What a phase's checkpoints were trained on: a rerun resumes them only if all of it is the same.
-IDENTITY = ("source", "protocol", "finetune_layers", "image_size", "batch_size", "num_classes")
+IDENTITY = ("source", "protocol", "finetune_layers", "train_from", "image_size", "batch_size", "num_classes")
 IDENTITY_FILE = "evaluation.json"
 # The setting that changes each part of the identity.
 IDENTITY_SETTINGS = {"source": "eval_source", "protocol": "probe_protocol", "finetune_layers": "finetune_layers",
-                     "image_size": "eval_image_size", "batch_size": "eval_batch_size", "num_classes": "dataset"}
+                     "train_from": "voc_train_from", "image_size": "eval_image_size",
+                     "batch_size": "eval_batch_size", "num_classes": "dataset"}
 
 
 def _claim(settings, phase, identity):
@@ -138,9 +139,33 @@ def _claim(settings, phase, identity):
         json.dump(identity, f, indent=2)
 
 
-def _train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title):
+def write_scalars(settings, phase, results, step, prefix="test"):
+    """Every number of `results` (nested dicts; None skipped) as a TensorBoard scalar `test/<keys>`."""
+    writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase))
+
+    def write(tag, value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                write(f"{tag}/{key}", item)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            tf.summary.scalar(tag, value)
+    with writer.as_default(step=step):
+        write(prefix, results)
+    writer.close()
+
+
+def _write_accuracies(out_dir, results, title, evaluated):
+    write_report(results, out_dir, title, evaluated)
+    print(results_text(results))
+
+
+def _train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title, score=None,
+                    write=_write_accuracies):
     """Builds a classifier trainer in the strategy scope, fits it to `steps` (resuming from its checkpoints
-    in model_dir/<phase>), tests it and writes results.json (chief). Returns the results."""
+    in model_dir/<phase>), tests it and writes results.json (chief). Returns the results.
+
+    `score` turns what the trainer's test_results returns into the results (default: as they are);
+    `write(out_dir, results, title, evaluated)` writes them (default: top-1 / top-5 per head)."""
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
     with precision(settings.evaluation.eval_precision), _counting_skips(settings, phase, chief) as skips:
@@ -152,16 +177,12 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
         step = fit_phase(settings, strategy, trainer, phase, steps, train, skips=skips)
         test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
         results = trainer.test_results(test_batches)
+    if score is not None:
+        results = score(results)
     if chief:
-        evaluated = {"source": source, **evaluated, "steps": int(step), "dataset": settings.data.dataset}
-        write_report(results, phase_dir(settings.model_dir, phase), title, evaluated)
-        writer = tf.summary.create_file_writer(logs_dir(settings.model_dir, phase))
-        with writer.as_default(step=int(step)):
-            for layer, scores in results.items():
-                for key, value in scores.items():
-                    tf.summary.scalar(f"test/{layer}/{key}", value)
-        writer.close()
-        print(results_text(results))
+        evaluated = {"source": source, "dataset": settings.data.dataset, **evaluated, "steps": int(step)}
+        write(phase_dir(settings.model_dir, phase), results, title, evaluated)
+        write_scalars(settings, phase, results, int(step))
     return results
 
 
@@ -244,10 +265,15 @@ def knn_eval(settings, info, strategy=None):
 
 
 def random_baselines(settings, info, strategy=None):
-    """linear_eval and knn_eval of the random baseline (the paper's random row), for the report."""
+    """linear_eval and knn_eval of the random baseline (the paper's random row), for the report; the VOC
+    phases' too when `voc_dataset` is set."""
     baseline = settings.replace(eval_source=RANDOM)
     linear_eval(baseline, info, strategy)
     knn_eval(baseline, info, strategy)
+    if settings.data.voc_dataset:
+        # Imported here: the VOC phases build on this module.
+        from spot_tf.phases import voc
+        voc.random_baselines(settings, info, strategy)
 
 
 @chief_only

@@ -1,4 +1,4 @@
-"""The compiled trainers of every phase that trains: the two unsupervised ones, the probes, the fine-tuning.
+"""The compiled trainers of every phase that trains: the two unsupervised ones, the probes, the fine-tunings.
 
 Call them inside the strategy scope and the phase's precision (spot_tf.run.precision).
 """
@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from spot_tf.models import Autoencoder
+from spot_tf.models.alexnet_head import AlexNetHead
 from spot_tf.models.conv5_classifier import Conv5Classifier, head_map
 from spot_tf.models.linear_probe import LinearProbe
 from spot_tf.optim.optimization import linear_policy, make_adam
@@ -14,6 +15,7 @@ from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
 from spot_tf.training.finetune_trainer import FinetuneTrainer
 from spot_tf.training.probe_trainer import ProbeTrainer
 from spot_tf.training.spot_trainer import SpotTrainer
+from spot_tf.training.voc_finetune_trainer import VOCFinetuneTrainer
 
 
 def _adam(settings, total_steps):
@@ -72,4 +74,15 @@ def build_finetune_trainer(discriminator, num_classes, finetune_layers, steps, i
     classifier.build((None,) + map_shape)
     trainer = FinetuneTrainer(discriminator, classifier, finetune_layers)
     trainer.compile(make_adam(linear_policy(learning_rate, steps)))
+    return trainer
+
+
+def build_voc_finetune_trainer(discriminator, protocol, train_from, image_size, num_classes, dropout_rate=0.5,
+                               seed=None):
+    """Krähenbühl et al.'s VOC fine-tuning of `discriminator` under a new AlexNetHead, with the protocol's SGD."""
+    conv_5 = discriminator.features(tf.zeros((1, image_size, image_size, 3)), training=False)["conv_5"]
+    head = AlexNetHead(num_classes, tuple(conv_5.shape[1:]), padding=discriminator.padding,
+                       dropout_rate=dropout_rate, seed=seed, name="head")
+    trainer = VOCFinetuneTrainer(discriminator, head, protocol, train_from)
+    trainer.compile(protocol.optimizer())
     return trainer

@@ -35,13 +35,14 @@ class ClassifierTrainer(PhaseTrainer):
     Args:
         model: The classifier being trained.
         logged: Names of the values train_step logs.
-        heads: Names of the classifier heads.
+        heads: Names of the classifier heads whose top-1 / top-5 evaluate() measures (None: a subclass
+            tests its own way).
         num_classes: Number of classes.
     """
 
     def __init__(self, model, logged, heads, num_classes, **kwargs):
         super().__init__(model, logged, **kwargs)
-        self.accuracies = TopKAccuracies(heads, num_classes)
+        self.accuracies = TopKAccuracies(heads, num_classes) if heads else None
 
     def compile(self, optimizer, **kwargs):
         """Trains with `optimizer`, built here on `trained_variables()` (Keras 3 under a strategy needs it)."""
@@ -59,7 +60,7 @@ class ClassifierTrainer(PhaseTrainer):
 
     @property
     def metrics(self):
-        return super().metrics + list(self.accuracies.metrics.values())
+        return super().metrics + (list(self.accuracies.metrics.values()) if self.accuracies else [])
 
     def call(self, images, training=False):
         return self.logits(images, training)

@@ -31,22 +31,24 @@ def pooled_features(maps):
             for name, value in maps.items()}
 
 
-def feature_bank(feature_fn, dataset, layers=CONV_LAYERS, strategy=None, dtype="float16", verbose=0):
+def feature_bank(feature_fn, dataset, layers=CONV_LAYERS, strategy=None, dtype="float16", verbose=0,
+                 pool=pooled_features):
     """The pooled, normalised features and the labels of every example of one pass over `dataset`.
 
     Args:
         feature_fn: [-1, 1] images -> {layer: map}, run in inference mode.
-        dataset: Finite batches of (images, int labels); batched with the global batch size when a
-            strategy is given (each replica gets its slice of every batch).
+        dataset: Finite batches of (images, int labels) (a label may be a vector); batched with the
+            global batch size when a strategy is given (each replica gets its slice of every batch).
         layers: Which layers to keep.
         strategy: A tf.distribute strategy to compute the features under, or None (the current one).
             With several workers, `dataset` is sharded across them (the strategy's auto-sharding) and
             the features of all workers are gathered on every worker.
         dtype: The bank's dtype ("float16" halves its memory; the features are cast on the device).
         verbose: 0 = silent, 1 = progress bar.
+        pool: {layer: map} -> {layer: [B, features]} (default: k-NN's `pooled_features`).
 
     Returns:
-        ({layer: numpy [N, C] of `dtype`}, numpy int32 labels [N]), in the dataset's order.
+        ({layer: numpy [N, features] of `dtype`}, numpy int32 labels [N, ...]), in the dataset's order.
     """
     strategy = strategy or tf.distribute.get_strategy()
     layers = tuple(layers)
@@ -56,7 +58,7 @@ def feature_bank(feature_fn, dataset, layers=CONV_LAYERS, strategy=None, dtype="
         unknown = [name for name in layers if name not in maps]
         if unknown:
             raise ValueError(f"layers {unknown} are not among the features {sorted(maps)}")
-        pooled = pooled_features({name: maps[name] for name in layers})
+        pooled = pool({name: maps[name] for name in layers})
         return {name: tf.cast(value, dtype) for name, value in pooled.items()}, tf.cast(labels, tf.int32)
 
     @tf.function(reduce_retracing=True)

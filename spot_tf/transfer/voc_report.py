@@ -1,0 +1,92 @@
+"""Writes PASCAL VOC 2007 classification results: results.json and results.md.
+
+A result is `{"mAP": %, "AP": {class: % or null}, "mAP_11point": %, "AP_11point": {...}, ...}`: "mAP"
+and "AP" by the protocol's own metric (named under "evaluated", "metric"), then every other metric
+under its own suffix. A class without a positive in the test split has AP null and is left out of
+every mean (listed under "evaluated", "classes_without_positive"). voc07_finetune's results.json is
+one result; voc07_svm's maps each conv layer to one (with the SVMs' chosen costs).
+"""
+import json
+import os
+
+from spot_tf.transfer.report import EVALUATED
+from spot_tf.transfer.voc_metrics import mean_ap, per_class_ap
+
+# What the results name each metric by.
+METRIC_NAMES = {"sklearn": "sklearn average_precision_score, ties broken pessimistically (Krähenbühl et al.)",
+                "vocap": "area under the monotone precision-recall curve (VOCap, VOC2010+ devkit; Goyal et al.)",
+                "11point": "11-point interpolated AP (the official VOC2007 devkit)"}
+
+
+def _percent(aps):
+    return [None if ap is None else 100.0 * float(ap) for ap in aps]
+
+
+def ap_result(aps_by_metric, classes, metric):
+    """One result from {metric: [class APs in % or None]}; `metric` is the protocol's own."""
+    result = {}
+    for name in [metric] + [m for m in METRIC_NAMES if m != metric and m in aps_by_metric]:
+        aps = aps_by_metric[name]
+        suffix = "" if name == metric else f"_{name}"
+        result[f"mAP{suffix}"] = mean_ap(aps)[0]
+        result[f"AP{suffix}"] = dict(zip(classes, aps))
+    return result
+
+
+def score_result(labels, scores, classes, metric):
+    """The result of [N, C] test labels (1 / 0 / -1) and scores under every metric."""
+    return ap_result({name: _percent(per_class_ap(labels, scores, name)) for name in METRIC_NAMES}, classes, metric)
+
+
+def without_positive(result):
+    """The classes whose AP is null (no scoreable positive in the test split)."""
+    return [name for name, ap in result["AP"].items() if ap is None]
+
+
+def evaluated_entry(evaluated, metric, result):
+    """`evaluated` with the metric named and the classes left out of the means listed."""
+    return {**evaluated, "metric": metric, "metric_name": METRIC_NAMES[metric],
+            "classes_without_positive": without_positive(result)}
+
+
+def _mean_text(value):
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def results_markdown(results, title, layered):
+    """A markdown table: per class AP (%) and mAP, one column per layer (`layered`) or one column."""
+    columns = dict(results) if layered else {"AP (%)": results}
+    first = next(iter(columns.values()))
+    lines = [f"# {title}", "", "| class | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name in first["AP"]:
+        lines.append(f"| {name} | " + " | ".join(_mean_text(c["AP"][name]) for c in columns.values()) + " |")
+    for key in [key for key in first if key.startswith("mAP")]:
+        lines.append(f"| **{key}** | " + " | ".join(_mean_text(c[key]) for c in columns.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def results_text(results, layered):
+    """One line per layer (or one line), for the console."""
+    rows = results.items() if layered else [("VOC07", results)]
+    return "\n".join(f"{name}: " + ", ".join(f"{key} {_mean_text(value)}" for key, value in row.items()
+                                            if key.startswith("mAP")) for name, row in rows)
+
+
+def write_voc_results(results, out_dir, title, evaluated, layered=False):
+    """Writes out_dir/results.json (`results` and "evaluated") and results.md; returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md")}
+    with open(paths["results.json"], "w", encoding="utf-8") as f:
+        json.dump({**results, EVALUATED: evaluated}, f, indent=2)
+        f.write("\n")
+    with open(paths["results.md"], "w", encoding="utf-8") as f:
+        f.write(results_markdown(results, title, layered))
+        f.write("\n" + "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n")
+    return paths
+
+
+def read_voc_results(path):
+    """(results, evaluated) of a VOC results.json."""
+    with open(path, encoding="utf-8") as f:
+        content = json.load(f)
+    return content, content.pop(EVALUATED, {})
