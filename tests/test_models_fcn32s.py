@@ -80,7 +80,7 @@ def test_pad_images_pads_with_what_the_discriminator_maps_to_zero():
 def test_logits_cover_the_image_and_the_map_sizes_agree(padding):
     keras.utils.set_random_seed(0)
     disc = Discriminator(64, padding=padding)
-    fcn = FCN32s(padding=padding)
+    fcn = FCN32s(padding=padding, fc_channels=256)
     images = tf.random.stateless_uniform((2, 21, 45, 3), (3, 4), -1, 1)
     logits = segmentation_logits(disc, fcn, images, training=False)
     assert logits.shape == (2, 21, 45, 21)
@@ -90,14 +90,14 @@ def test_logits_cover_the_image_and_the_map_sizes_agree(padding):
     full = fcn(conv_5)
     assert full.shape[1:3] == (upsampled_size(padded_size(21), padding), upsampled_size(padded_size(45), padding))
     fc6 = fcn.fc6.conv.kernel
-    assert fc6.shape == (6, 6, 256, 4096) and fcn.fc7.conv.kernel.shape == (1, 1, 4096, 4096)
+    assert fc6.shape == (6, 6, 256, 256) and fcn.fc7.conv.kernel.shape == (1, 1, 256, 256)
     assert abs(float(tf.math.reduce_std(fc6)) - 0.005) < 2e-4 and float(fcn.fc6.conv.bias[0]) == 1.0
 
 
 def test_dynamic_sizes_in_a_graph_and_dropout_only_in_training():
     keras.utils.set_random_seed(1)
     disc = Discriminator(64, padding="valid")
-    fcn = FCN32s(padding="valid")
+    fcn = FCN32s(padding="valid", fc_channels=64)
     fcn.build((None, None, None, 256))
     fcn.score.conv.kernel.assign(tf.random.normal(fcn.score.conv.kernel.shape, stddev=0.01))
     signature = [tf.TensorSpec([1, None, None, 3])]
@@ -112,8 +112,9 @@ def test_dynamic_sizes_in_a_graph_and_dropout_only_in_training():
 
 
 def test_config_round_trip():
-    fcn = FCN32s(num_classes=5, padding="same", dropout_rate=0.3)
+    fcn = FCN32s(num_classes=5, padding="same", dropout_rate=0.3, fc_channels=8)
     clone = FCN32s.from_config(fcn.get_config())
-    assert (clone.num_classes, clone.padding, clone.dropout_rate) == (5, "same", 0.3)
+    assert (clone.num_classes, clone.padding, clone.dropout_rate, clone.fc_channels) == (5, "same", 0.3, 8)
+    assert FCN32s().fc_channels == 4096  # the reference's fc6 / fc7
     up = BilinearUpsampling.from_config(BilinearUpsampling(7).get_config())
     assert up.kernel_size == 7 and up.stride == 4

@@ -136,20 +136,23 @@ class FCN32s(keras.Model):
         num_classes: Number of classes, background included.
         padding: The discriminator's padding ("same" or "valid"), which sets pool_5's and the crop.
         dropout_rate: Dropout after fc6 and fc7.
+        fc_channels: Width of fc6 and fc7 (the reference's 4096; tests take fewer).
     """
 
-    def __init__(self, num_classes=NUM_CLASSES, padding="valid", dropout_rate=0.5, **kwargs):
+    def __init__(self, num_classes=NUM_CLASSES, padding="valid", dropout_rate=0.5, fc_channels=FC_CHANNELS,
+                 **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.padding = padding
         self.dropout_rate = dropout_rate
+        self.fc_channels = fc_channels
         fc = dict(activation="relu", padding="valid", weight_decay=0.0,
                   kernel_initializer=keras.initializers.RandomNormal(stddev=0.005),
                   bias_initializer=keras.initializers.Constant(1.0))
         self.pool_5 = keras.layers.MaxPooling2D(3, 2, padding=padding, name="pool_5")
-        self.fc6 = ConvUnit(FC_CHANNELS, FC_KERNEL, name="fc6", **fc)
+        self.fc6 = ConvUnit(fc_channels, FC_KERNEL, name="fc6", **fc)
         self.drop6 = keras.layers.Dropout(dropout_rate, name="drop6")
-        self.fc7 = ConvUnit(FC_CHANNELS, 1, name="fc7", **fc)
+        self.fc7 = ConvUnit(fc_channels, 1, name="fc7", **fc)
         self.drop7 = keras.layers.Dropout(dropout_rate, name="drop7")
         self.score = ConvUnit(num_classes, 1, padding="valid", weight_decay=0.0, kernel_initializer="zeros",
                               bias_initializer="zeros", name="score")
@@ -178,7 +181,7 @@ class FCN32s(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "padding": self.padding,
-                "dropout_rate": self.dropout_rate}
+                "dropout_rate": self.dropout_rate, "fc_channels": self.fc_channels}
 
 
 def segmentation_logits(discriminator, fcn, images, training=None):
