@@ -53,3 +53,21 @@ def test_records_carry_their_shard():
             "train", training=False, seed=0, input_context=None))
     assert [r["file"].numpy() for r in records] == [b"stl10-train.tfrecord-00000-of-00001"] * 2
     assert all(r["origin"].numpy().startswith(r["file"].numpy() + b"__") for r in records)
+
+
+def test_voc_2007_gives_trainval_and_test_with_the_three_state_labels(tmp_path):
+    from voc_data import expected_labels, prepare_tfds_voc, write_vocdevkit
+    written = write_vocdevkit(str(tmp_path), trainval=8, test=4)
+    prepare_tfds_voc(str(tmp_path), str(tmp_path / "tfds"))
+    source = tfds_source.TFDSSource("voc/2007", data_dir=str(tmp_path / "tfds"))
+    info = source.describe(("train", "test"))
+    assert info.multi_label and info.num_classes == 20 and info.class_names[0] == "aeroplane"
+    assert info.num_examples == {"train": 8, "test": 4}
+    assert info.location == {"train": "tfds:voc/2007/train+validation", "test": "tfds:voc/2007/test"}
+    for split, count in (("train", 8), ("test", 4)):
+        records = list(source.records(split, training=False, seed=0, input_context=None))
+        # TFDS ids do not name the image: the split's label vectors are compared as a multiset.
+        expected = sorted(tuple(expected_labels(objects)) for s, objects in written.values()
+                          if (s == "test") == (split == "test"))
+        assert len(records) == count
+        assert sorted(tuple(record["label"].numpy()) for record in records) == expected
