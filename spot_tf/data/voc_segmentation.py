@@ -187,7 +187,17 @@ def read_mask(path, kind, image_shape, report):
     return mask
 
 
-def segmentation_dataset(examples, report, *, training, seed=0, input_context=None):
+def shrink(image, mask, max_side):
+    """`image` (bilinear) and `mask` (nearest) resized so that their longer side is at most `max_side`."""
+    size = tf.shape(mask)
+    scale = tf.minimum(1.0, max_side / tf.cast(tf.reduce_max(size), tf.float32))
+    target = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32), 1)
+    image = tf.image.resize(image, target, method="bilinear")
+    mask = tf.image.resize(mask[..., None], target, method="nearest")[..., 0]
+    return image, mask
+
+
+def segmentation_dataset(examples, report, *, training, seed=0, input_context=None, max_side=0):
     """Batches of one whole image: (float32 [1, H, W, 3] in [-1, 1], int32 [1, H, W] mask).
 
     Training shuffles (seeded) and repeats; the test reads every example once, in order. Each input
@@ -199,6 +209,7 @@ def segmentation_dataset(examples, report, *, training, seed=0, input_context=No
         training: Shuffle and repeat.
         seed: The shuffle seed.
         input_context: A tf.distribute.InputContext or None.
+        max_side: Shrink the images whose longer side is longer than this (0: whole images, the protocol).
     """
     items = tf.data.Dataset.from_tensor_slices(([e.jpeg for e in examples], [e.mask for e in examples],
                                                 [e.kind for e in examples]))
@@ -211,8 +222,10 @@ def segmentation_dataset(examples, report, *, training, seed=0, input_context=No
         image = tf.io.decode_jpeg(tf.io.read_file(jpeg), channels=3)
         mask = tf.numpy_function(lambda p, k, s: read_mask(p, k, s, report), [mask_path, kind, tf.shape(image)],
                                  tf.uint8, stateful=False)
-        mask = tf.ensure_shape(mask, [None, None])
-        return to_signed_range(tf.cast(image, tf.float32) / 255.0), tf.cast(mask, tf.int32)
+        image, mask = tf.cast(image, tf.float32), tf.cast(tf.ensure_shape(mask, [None, None]), tf.int32)
+        if max_side:
+            image, mask = shrink(image, mask, max_side)
+        return to_signed_range(image / 255.0), mask
 
     dataset = items.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
     return dataset.batch(1).prefetch(tf.data.AUTOTUNE)

@@ -1,6 +1,7 @@
 """A run's report: for each conv layer, the trained network against the random baseline, for the
 linear probes and for k-NN, and the difference (model_dir/report.md and report.png); and the PASCAL
-VOC 2007 classification mAP of both VOC protocols where they ran, trained against random.
+VOC 2007 classification mAP of both VOC protocols and the VOC segmentation mean IU where they ran,
+trained against random.
 
 The paper's table always carries the random row: a gain over it is what the pre-training bought.
 """
@@ -14,6 +15,7 @@ from spot_tf.models import CONV_LAYERS
 from spot_tf.training.voc_protocols import PAPER_MAP
 from spot_tf.transfer.report import read_results
 from spot_tf.transfer.voc_report import read_voc_results
+from spot_tf.transfer.voc_seg_report import collect_segmentation, plot_segmentation, segmentation_markdown
 
 # (trained results folder, random results folder) of each evaluation, under model_dir.
 EVALUATIONS = {"linear": ("linear_eval", "linear_eval_random"), "k-NN": ("knn_eval", "knn_eval_random")}
@@ -127,15 +129,17 @@ def _plot_voc(ax, voc_rows):
     ax.legend(loc="lower right")
 
 
-def plot_report(pairs, path, voc_rows=None):
+def plot_report(pairs, path, voc_rows=None, segmentation=None):
     """Grouped bars of top-1 per layer: trained and random, one panel per evaluation (and one of the VOC
-    mAPs, when `voc_rows` has any)."""
-    panels = len(pairs) + (1 if voc_rows else 0)
+    mAPs, when `voc_rows` has any, and one of VOC segmentation, given its (trained, random) results)."""
+    panels = len(pairs) + (1 if voc_rows else 0) + (1 if segmentation else 0)
     fig = Figure(figsize=(5.5 * panels, 3.5))
     FigureCanvasAgg(fig)
     x = np.arange(len(CONV_LAYERS))
     if voc_rows:
-        _plot_voc(fig.add_subplot(1, panels, panels), voc_rows)
+        _plot_voc(fig.add_subplot(1, panels, len(pairs) + 1), voc_rows)
+    if segmentation:
+        plot_segmentation(fig.add_subplot(1, panels, panels), *segmentation)
     for index, (name, (trained, random)) in enumerate(pairs.items()):
         ax = fig.add_subplot(1, panels, index + 1)
         for offset, (label, results) in zip((-0.2, 0.2), (("trained", trained), ("random", random))):
@@ -157,7 +161,8 @@ def write_run_report(model_dir):
     """
     pairs, paper_protocol = collect(model_dir)
     voc_rows, voc_paper = collect_voc(model_dir)
-    if not pairs and not voc_rows:
+    segmentation = collect_segmentation(model_dir)
+    if not pairs and not voc_rows and not segmentation:
         return None
     paths = {"report.md": os.path.join(model_dir, "report.md"), "report.png": os.path.join(model_dir, "report.png")}
     with open(paths["report.md"], "w", encoding="utf-8") as f:
@@ -165,5 +170,7 @@ def write_run_report(model_dir):
             f.write(report_markdown(pairs, paper_protocol))
         if voc_rows:
             f.write(voc_markdown(voc_rows, voc_paper))
-    plot_report(pairs, paths["report.png"], voc_rows)
+        if segmentation:
+            f.write(segmentation_markdown(*segmentation))
+    plot_report(pairs, paths["report.png"], voc_rows, segmentation and segmentation[:2])
     return paths
