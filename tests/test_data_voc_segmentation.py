@@ -122,3 +122,15 @@ def test_a_bad_mask_ends_the_pipeline_with_its_name(tmp_path):
     with pytest.raises(SettingError, match=r"voc_seg_dataset=.*2008_000002.png.*is 7x7 pixels, its image"):
         with report.raise_setting_errors():
             list(segmentation_dataset(splits["test"], report, training=False))
+
+
+def test_max_side_shrinks_images_and_masks_alike(tmp_path):
+    masks = write_voc2012(tmp_path, train=1, val=2)
+    splits, _ = VOCSegmentationSource(str(tmp_path / "VOCdevkit")).splits()
+    for (image, mask), example in zip(segmentation_dataset(splits["test"], SkipReport(), training=False, max_side=20),
+                                      splits["test"]):
+        height, width = masks[example.id].shape
+        scale = 20 / max(height, width)
+        assert image.shape[1:3] == mask.shape[1:3] == (round(height * scale), round(width * scale))
+        # Nearest-neighbour labels: no new value appears.
+        assert set(np.unique(mask.numpy())) <= set(np.unique(masks[example.id]))

@@ -79,6 +79,7 @@ def voc_seg(settings, info=None, strategy=None):
                  "train_images": len(splits["train"]), "image_size": max_side, "batch_size": images_per_update,
                  "num_classes": len(SEGMENTATION_CLASSES), "fc_channels": protocol.fc_channels, "protocol_steps": protocol.steps(replicas),
                  "full_protocol": (not evaluation.eval_steps and not max_side and protocol == SEGMENTATION
+                                   and images_per_update == SEGMENTATION.iter_size
                                    and test_set == SEGMENTATION.test_set and settings.data.sbd_dir is not None)}
     results = _train_and_test(
         settings, strategy, phase, build, steps, batches("train", True), batches("test", False), evaluated,
