@@ -26,6 +26,9 @@ setup(
         "matplotlib",
         # Demo data (crops of the sample photos) and the TFRecord writer's JPEG encoding.
         "pillow",
+        # The VOC07 linear-SVM benchmark's reference solver (LinearSVC, solver="sklearn"), used to
+        # check the batched TensorFlow solver and to reproduce the reference numbers.
+        "scikit-learn",
     ],
     # pytest-xdist: the suite runs in two processes (python -m pytest tests -q -n 2 --dist loadscope).
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
