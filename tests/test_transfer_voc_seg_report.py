@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from spot_tf.transfer.run_report import write_run_report
-from spot_tf.transfer.voc_seg_report import (collect_segmentation, read_segmentation_results, results_text,
-                                             segmentation_markdown, segmentation_result, write_segmentation_results)
+from spot_tf.transfer.voc_report import read_voc_results
+from spot_tf.transfer.voc_seg_report import (collect_segmentation, results_text, segmentation_markdown,
+                                             segmentation_result, write_segmentation_results)
 
 CLASSES = ("background", "cat", "dog")
 # Truth rows, prediction columns: dog never appears.
@@ -27,7 +28,7 @@ def test_result_in_percent_with_absent_classes_null():
 def test_results_json_round_trip_and_markdown(tmp_path):
     result = segmentation_result(CONFUSION, CLASSES)
     paths = write_segmentation_results(result, str(tmp_path), "title", {"test_set": "val", "steps": 3})
-    results, evaluated = read_segmentation_results(paths["results.json"])
+    results, evaluated = read_voc_results(paths["results.json"])
     assert results == json.loads(json.dumps(result)) and evaluated == {"test_set": "val", "steps": 3}
     markdown = (tmp_path / "results.md").read_text()
     assert "| dog | n/a |" in markdown and "| **mean IU** | 58.33 |" in markdown

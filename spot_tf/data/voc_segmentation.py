@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from spot_tf.data.preprocessing import to_signed_range
+from spot_tf.data.voc import read_ids
 from spot_tf.data.voc_classes import VOC_CLASSES
 from spot_tf.errors import SettingError, SettingPathError
 
@@ -70,11 +71,6 @@ def check_mask(mask, image_shape, path, num_classes=len(SEGMENTATION_CLASSES)):
     bad = values[(values >= num_classes) & (values != VOID)]
     if bad.size:
         raise ValueError(f"{path} holds label {int(bad[0])}: a VOC mask holds 0..{num_classes - 1} and {VOID} (void)")
-
-
-def read_ids(path):
-    with tf.io.gfile.GFile(path) as f:
-        return [line.split()[0] for line in f if line.strip()]
 
 
 def _year_folder(root):

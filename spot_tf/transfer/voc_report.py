@@ -72,17 +72,23 @@ def results_text(results, layered):
                                             if key.startswith("mAP")) for name, row in rows)
 
 
-def write_voc_results(results, out_dir, title, evaluated, layered=False):
-    """Writes out_dir/results.json (`results` and "evaluated") and results.md; returns their paths."""
+def write_results_files(results, out_dir, markdown, evaluated):
+    """Writes out_dir/results.json (`results` and "evaluated") and results.md (`markdown`, then what was
+    evaluated); returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md")}
     with open(paths["results.json"], "w", encoding="utf-8") as f:
         json.dump({**results, EVALUATED: evaluated}, f, indent=2)
         f.write("\n")
     with open(paths["results.md"], "w", encoding="utf-8") as f:
-        f.write(results_markdown(results, title, layered))
+        f.write(markdown)
         f.write("\n" + "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n")
     return paths
+
+
+def write_voc_results(results, out_dir, title, evaluated, layered=False):
+    """Writes out_dir/results.json (`results` and "evaluated") and results.md; returns their paths."""
+    return write_results_files(results, out_dir, results_markdown(results, title, layered), evaluated)
 
 
 def read_voc_results(path):

@@ -5,13 +5,12 @@ spot_tf.training.segmentation_metrics): a class absent from both the test truth 
 IoU null and is left out of the mean. results.json adds "evaluated" (source, test set, steps, whether
 the protocol ran in full...).
 """
-import json
 import math
 import os
 
 from spot_tf.training.segmentation_metrics import segmentation_scores
 from spot_tf.training.voc_seg_protocol import PAPER_MIOU
-from spot_tf.transfer.report import EVALUATED
+from spot_tf.transfer.voc_report import read_voc_results, write_results_files
 
 
 def segmentation_result(confusion, classes):
@@ -42,22 +41,7 @@ def results_text(results):
 
 def write_segmentation_results(results, out_dir, title, evaluated):
     """Writes out_dir/results.json (`results` and "evaluated") and results.md; returns their paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md")}
-    with open(paths["results.json"], "w", encoding="utf-8") as f:
-        json.dump({**results, EVALUATED: evaluated}, f, indent=2)
-        f.write("\n")
-    with open(paths["results.md"], "w", encoding="utf-8") as f:
-        f.write(results_markdown(results, title))
-        f.write("\n" + "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n")
-    return paths
-
-
-def read_segmentation_results(path):
-    """(results, evaluated) of a segmentation results.json."""
-    with open(path, encoding="utf-8") as f:
-        content = json.load(f)
-    return content, content.pop(EVALUATED, {})
+    return write_results_files(results, out_dir, results_markdown(results, title), evaluated)
 
 
 # (trained, random) results folders of voc_seg, under model_dir.
@@ -70,7 +54,7 @@ def collect_segmentation(model_dir):
     paths = [os.path.join(model_dir, folder, "results.json") for folder in FOLDERS]
     if not all(os.path.exists(path) for path in paths):
         return None
-    (trained, evaluated), (random, _) = (read_segmentation_results(path) for path in paths)
+    (trained, evaluated), (random, _) = (read_voc_results(path) for path in paths)
     return trained, random, evaluated
 
 
