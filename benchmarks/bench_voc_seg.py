@@ -10,26 +10,26 @@ accumulation, so the updates' share is in the mean. Prints a table with s/step, 
 protocol's 3,000,000 steps (150,000 updates of 20 images) at that rate; `--device_tflops` adds the
 projection at that achieved rate (a figure measured elsewhere, e.g. bench_train_step's on a GPU).
 """
-import sys
 import time
 
 from absl import app, flags
+
+# Its op count, and its --steps (timed steps, rounded up here to a multiple of the protocol's iter_size)
+# and --warmup (untimed steps first: tracing).
+from bench_train_step import step_flops
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("height", 375, "Image height.")
 flags.DEFINE_integer("width", 500, "Image width.")
 flags.DEFINE_enum("padding", "valid", ["valid", "same"], "The discriminator's padding.")
 flags.DEFINE_integer("fc_channels", 4096, "fc6 / fc7 width (the reference's 4096).")
-flags.DEFINE_integer("steps", 20, "Timed steps (rounded up to a multiple of the protocol's iter_size).")
-flags.DEFINE_integer("warmup", 3, "Untimed steps first (tracing).")
+flags.DEFINE_integer("iter_size", 20, "Images per update (the protocol's 20; fewer for a quick look).")
 flags.DEFINE_float("device_tflops", 0.0, "An achieved TFLOP/s to project the protocol's time at (0: none).")
 
 
 def step_gflop(trainer, height, width):
     """GFLOP of one traced train_step on a [1, height, width] image (bench_train_step's op count)."""
     import tensorflow as tf
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from bench_train_step import step_flops
     specs = (tf.TensorSpec([1, height, width, 3], tf.float32), tf.TensorSpec([1, height, width], tf.int32))
     graph = tf.function(trainer.train_step).get_concrete_function(specs).graph
     seen, todo = set(), [t.op for t in graph.outputs] + list(graph.control_outputs)
@@ -52,7 +52,7 @@ def main(argv):
     from spot_tf.training.builders import build_segmentation_trainer
     from spot_tf.training.voc_seg_protocol import SEGMENTATION
 
-    protocol = dataclasses.replace(SEGMENTATION, fc_channels=FLAGS.fc_channels)
+    protocol = dataclasses.replace(SEGMENTATION, fc_channels=FLAGS.fc_channels, iter_size=FLAGS.iter_size)
     accumulation = protocol.accumulation_steps(1)
     steps = -(-FLAGS.steps // accumulation) * accumulation
     keras.utils.set_random_seed(0)
@@ -62,11 +62,11 @@ def main(argv):
     image = tf.random.uniform((1, FLAGS.height, FLAGS.width, 3), -1.0, 1.0, seed=1)
     mask = tf.random.uniform((1, FLAGS.height, FLAGS.width), 0, 21, tf.int32, seed=2)
     batches = tf.data.Dataset.from_tensors((image, mask)).repeat()
+    gflop = step_gflop(trainer, FLAGS.height, FLAGS.width)
     trainer.fit(batches, steps_per_epoch=FLAGS.warmup, epochs=1, verbose=0)
     start = time.perf_counter()
     trainer.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = (time.perf_counter() - start) / steps
-    gflop = step_gflop(trainer, FLAGS.height, FLAGS.width)
     total = protocol.steps(1)
     print(f"| image | fc | s/step | GFLOP/step | GFLOP/s | protocol ({total:,} steps) |")
     print("|---|---|---:|---:|---:|---:|")
