@@ -11,7 +11,8 @@ data-dependent init instead); this discriminator normalises conv_5 (no scale). I
 mode here, as the original code's own transfer does (`fix_bn=False`, see finetune_trainer.py): batch
 statistics while training, its moving statistics re-estimated on VOC and used at test, whatever
 `train_from` is. That normalises conv_5 on the target data, which is what the reference's rescaling
-does for a network without batch norm.
+does for a network without batch norm. (DeepCluster's eval_voc_classif.py keeps its batch norms on
+the pretrained statistics instead.)
 """
 import numpy as np
 import tensorflow as tf
