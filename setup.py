@@ -25,11 +25,13 @@ setup(
         # Demo data: CC0 sample photos shipped inside scikit-image; PNG plots.
         "scikit-image",
         "matplotlib",
-        # Demo data (crops of the sample photos) and the TFRecord writer's JPEG encoding.
+        # Demo data (crops of the sample photos), the TFRecord writer's JPEG encoding, VOC's palette masks.
         "pillow",
         # The VOC07 linear-SVM benchmark's reference solver (LinearSVC, solver="sklearn"), used to
         # check the batched TensorFlow solver and to reproduce the reference numbers.
         "scikit-learn",
+        # SBD's segmentation masks (.mat files) for voc_seg.
+        "scipy",
     ],
     # pytest-xdist: the suite runs in two processes (python -m pytest tests -q -n 2 --dist loadscope).
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},

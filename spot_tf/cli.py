@@ -11,7 +11,8 @@ report (trained against random), all (autoencoder, spot, export, linear_eval, kn
 phases when --voc_dataset is given, the random baselines of them all, report). One
 --model_dir holds a run: its first phase writes every setting to model_dir/config.json, and a later
 command on the same folder starts from them (`--phase=export --model_dir=M` needs no other flag).
-Re-running a command resumes from its latest checkpoint. --flagfile takes a path or the name of a packaged flagfile (demo, stl10, imagenet).
+voc_seg (FCN-32s segmentation of --voc_seg_dataset, with --sbd_dir) joins
+"all" when --voc_seg_dataset is given. Re-running a command resumes from its latest checkpoint. --flagfile takes a path or the name of a packaged flagfile (demo, stl10, imagenet).
 
 This module is the entry point: it defines one flag per setting of spot_tf.settings and maps the
 library's setting errors to their flags. Nothing in the library imports it.
@@ -25,7 +26,7 @@ from spot_tf import settings as settings_lib
 from spot_tf.errors import SettingError, fail
 
 PHASE_CHOICES = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "finetune", "voc07_finetune", "voc07_svm",
-                 "report", "all")
+                 "voc_seg", "report", "all")
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 FLAGS = flags.FLAGS
 

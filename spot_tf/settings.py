@@ -64,6 +64,15 @@ class DataSettings:
         None, "PASCAL VOC 2007 for voc07_finetune and voc07_svm: a VOCdevkit/VOC2007 folder (JPEGImages, "
         "Annotations, ImageSets/Main with trainval and test) or tfds:voc/2007 (with --tfds_data_dir); "
         "--phase=all runs the VOC phases when it is given.")
+    voc_seg_dataset: typing.Optional[str] = setting(
+        None, "PASCAL VOC segmentation for voc_seg: a VOCdevkit with VOC2012 or VOC2011 (JPEGImages, "
+        "SegmentationClass, ImageSets/Segmentation with train and val; seg11valid.txt there is the test set if "
+        "present); --phase=all runs voc_seg when it is given. --eval_steps caps its steps (one image per replica "
+        "each), --eval_batch_size sets the images per update (20), --eval_image_size caps the images' longer "
+        "side (0: whole images, the protocol).")
+    sbd_dir: typing.Optional[str] = setting(
+        None, "voc_seg: the SBD release (benchmark_RELEASE or its dataset/: cls/*.mat, train.txt) whose train "
+        "images join VOC's.")
     strict_decode: bool = setting(False, "Fail on an image that does not decode instead of skipping it.")
     fused_decode: bool = setting(False, "Decode only the crop window of a training JPEG (the same pixels; measured "
                                  "no faster, and a JPEG corrupt below the window is used).")
@@ -128,6 +137,8 @@ class EvaluationSettings:
                                   "column; 'fc6': fc6..fc8; 'fc8': fc8 alone).", choices=VOC_TRAIN_FROM)
     svm_solver: str = setting("tf", "voc07_svm: the linear SVMs' solver ('tf': this port's; 'sklearn': the "
                               "reference's LinearSVC).", choices=SVM_SOLVERS)
+    voc_seg_fc_channels: int = setting(4096, "voc_seg: width of the FCN's fc6 and fc7 (the reference's 4096; fewer "
+                                       "only for quick checks, which then do not run the protocol).", lower=1)
     export_dir: typing.Optional[str] = setting(None, "SavedModel directory (default model_dir/export).")
     export_ema: bool = setting(False, "Export / evaluate the moving-average weights.")
 

@@ -45,3 +45,22 @@ def real_vs_repaired_grid(images, repaired, keep_mask, count=8):
                       to_unit_range(repaired[:count])], axis=0)
     grid = montage(rows, columns=count, pad=2)[0]
     return np.asarray(tf.image.convert_image_dtype(grid, tf.uint8, saturate=True))
+
+
+def voc_palette():
+    """[256, 3] uint8: the VOC devkit's colour map (labelcolormap.m), as its palette PNG masks carry it:
+    the bits of index i, three at a time, spread over red, green and blue from the top bit down."""
+    palette = np.zeros((256, 3), np.uint8)
+    for index in range(256):
+        value = index
+        for shift in range(7, -1, -1):
+            for channel in range(3):
+                palette[index, channel] |= ((value >> channel) & 1) << shift
+            value >>= 3
+    return palette
+
+
+def colour_labels(labels):
+    """int [..., H, W] class indices -> float32 [..., H, W, 3] VOC palette colours in [0, 1]."""
+    palette = tf.constant(voc_palette(), tf.float32) / 255.0
+    return tf.gather(palette, tf.clip_by_value(tf.cast(labels, tf.int32), 0, 255))

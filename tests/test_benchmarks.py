@@ -54,3 +54,15 @@ def test_bench_voc07_svm_compares_the_sweep_with_sklearn_and_ends_with_its_summa
     assert sorted(summary) == ["ap_max_diff", "sklearn_ratio", "sweep_s"]
     assert float(summary["sweep_s"]) > 0 and float(summary["sklearn_ratio"]) > 0
     assert 0 <= float(summary["ap_max_diff"]) < 5
+
+
+def test_bench_voc_seg_prints_the_step_time_flops_and_the_protocols_projection():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_voc_seg.py"), "--height=20",
+                             "--width=24", "--fc_channels=16", "--iter_size=1", "--steps=1", "--warmup=1",
+                             "--device_tflops=100"], capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("| 24x20 | 16 |")).split("|")
+    assert float(row[4]) > 0 and row[6].strip().endswith("days")
+    assert any(line.startswith("at 100.0 TFLOP/s achieved:") for line in lines)
+    assert float(lines[-1].split("=")[1]) > 0

@@ -27,3 +27,15 @@ def test_dropped_cells_are_tinted_and_kept_ones_not():
     assert marked[0, 0, 3, 0] > marked[0, 0, 3, 1]
     grid = visualize.real_vs_repaired_grid(tf.zeros((2, 4, 4, 3)), tf.zeros((2, 4, 4, 3)), tf.ones((2, 2, 2, 1)))
     assert grid.dtype == np.uint8 and grid.shape == (3 * 6, 2 * 6, 3)
+
+
+def test_voc_palette_is_the_devkits():
+    from spot_tf.visualize import colour_labels, voc_palette
+    palette = voc_palette()
+    # labelcolormap.m: background black, aeroplane (1) dark red, bicycle (2) dark green, person (15),
+    # void (255) cream.
+    assert palette[0].tolist() == [0, 0, 0] and palette[1].tolist() == [128, 0, 0]
+    assert palette[2].tolist() == [0, 128, 0] and palette[15].tolist() == [192, 128, 128]
+    assert palette[255].tolist() == [224, 224, 192]
+    colours = colour_labels(np.array([[[1, 255]]])).numpy()
+    np.testing.assert_allclose(colours[0, 0], [[128 / 255, 0, 0], [224 / 255, 224 / 255, 192 / 255]], rtol=1e-6)

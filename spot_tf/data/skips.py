@@ -99,7 +99,10 @@ class SkipReport:
             raise known[0] from e
 
     def _fail(self, spec, reason):
-        error = SettingError("dataset", spec, reason)
+        self.fatal(SettingError("dataset", spec, reason))
+
+    def fatal(self, error):
+        """Records the SettingError `error` and raises it (inside a pipeline: see raise_setting_errors)."""
         with self._lock:
             self._fatal.setdefault(str(error), error)
         raise error

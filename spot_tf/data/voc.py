@@ -79,6 +79,12 @@ def three_state(labels, labels_no_difficult, num_classes):
     return tf.where(has(labels_no_difficult), PRESENT, tf.where(has(labels), DIFFICULT, ABSENT))
 
 
+def read_ids(path):
+    """The image ids of an ImageSets list (the first word of each line)."""
+    with tf.io.gfile.GFile(path) as f:
+        return [line.split()[0] for line in f if line.strip()]
+
+
 def is_vocdevkit(path):
     """Whether ``path`` looks like a VOCdevkit year folder (or a VOCdevkit holding VOC2007)."""
     if not tf.io.gfile.isdir(path):
@@ -121,8 +127,7 @@ class VOCSource:
             hint = (" (the test set ships apart, in VOCtest_06-Nov-2007.tar: extract it into the same VOCdevkit)"
                     if name == "test" else "")
             raise SettingPathError("dataset", self.spec, f"has no {path}: the {name} split is missing{hint}.")
-        with tf.io.gfile.GFile(path) as f:
-            ids = [line.split()[0] for line in f if line.strip()]
+        ids = read_ids(path)
         if not ids:
             self._fail(f"{path} lists no image.")
         return path, ids

@@ -16,7 +16,7 @@ from absl import logging
 
 from spot_tf import data as spot_data
 from spot_tf.data.service import check_reachable
-from spot_tf.phases import pretrain, transfer, voc
+from spot_tf.phases import pretrain, transfer, voc, voc_segmentation
 from spot_tf.run import saved_settings
 from spot_tf.run.distribution import is_chief, make_strategy
 from spot_tf.run.interruption import Interrupted
@@ -26,7 +26,7 @@ from spot_tf.training.callbacks import TrainingDivergedError
 
 PHASES = {"autoencoder": pretrain.autoencoder, "spot": pretrain.spot, "export": transfer.export,
           "linear_eval": transfer.linear_eval, "knn_eval": transfer.knn_eval, "finetune": transfer.finetune,
-          "voc07_finetune": voc.voc07_finetune, "voc07_svm": voc.voc07_svm,
+          "voc07_finetune": voc.voc07_finetune, "voc07_svm": voc.voc07_svm, "voc_seg": voc_segmentation.voc_seg,
           "random_baselines": transfer.random_baselines, "report": transfer.report}
 ALL = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "random_baselines", "report")
 # What "all" adds when voc_dataset is set, before random_baselines.
@@ -34,11 +34,11 @@ VOC_PHASES = ("voc07_finetune", "voc07_svm")
 
 
 def all_phases(settings):
-    """The phases of "all": ALL, with the VOC phases when `voc_dataset` is set."""
-    if not settings.data.voc_dataset:
-        return ALL
+    """The phases of "all": ALL, with the VOC phases when `voc_dataset` is set and voc_seg when
+    `voc_seg_dataset` is."""
+    extra = (VOC_PHASES if settings.data.voc_dataset else ()) + (("voc_seg",) if settings.data.voc_seg_dataset else ())
     at = ALL.index("random_baselines")
-    return ALL[:at] + VOC_PHASES + ALL[at:]
+    return ALL[:at] + extra + ALL[at:]
 # Errors that name their cause (a setting, file or record) and end a run with a message, not a traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, TrainingDivergedError, Interrupted,
                    tf.errors.InvalidArgumentError, tf.errors.NotFoundError)

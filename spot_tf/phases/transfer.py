@@ -120,12 +120,13 @@ def _probe_image_size(settings):
 
 
 # What a phase's checkpoints were trained on: a rerun resumes them only if all of it is the same.
-IDENTITY = ("source", "protocol", "finetune_layers", "train_from", "image_size", "batch_size", "num_classes")
+IDENTITY = ("source", "protocol", "finetune_layers", "train_from", "image_size", "batch_size", "num_classes",
+            "fc_channels")
 IDENTITY_FILE = "evaluation.json"
 # The setting that changes each part of what was evaluated (the identity and the rest of "evaluated").
 IDENTITY_SETTINGS = {"source": "eval_source", "protocol": "probe_protocol", "finetune_layers": "finetune_layers",
                      "dataset": "dataset", "ten_crop": "ten_crop", "protocol_steps": "eval_batch_size",
-                     "train_from": "voc_train_from"}
+                     "train_from": "voc_train_from", "fc_channels": "voc_seg_fc_channels"}
 
 
 def _refuse(settings, key, reason):
@@ -195,12 +196,13 @@ def _write_accuracies(out_dir, results, title, evaluated):
 
 
 def _train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title, score=None,
-                    write=_write_accuracies):
+                    write=_write_accuracies, summaries=None):
     """Builds a classifier trainer in the strategy scope, fits it to `steps` (resuming from its checkpoints
     in model_dir/<phase>), tests it and writes results.json (chief). Returns the results.
 
     `score` turns what the trainer's test_results returns into the results (default: as they are);
-    `write(out_dir, results, title, evaluated)` writes them (default: top-1 / top-5 per head)."""
+    `write(out_dir, results, title, evaluated)` writes them (default: top-1 / top-5 per head);
+    `summaries(trainer)` gives fit_phase's image summaries (default: scalars only)."""
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
     with precision(settings.evaluation.eval_precision), _counting_skips(settings, phase, chief) as skips:
@@ -209,7 +211,8 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
         evaluated = _evaluated(settings, source, evaluated)
         if chief:
             _claim(settings, phase, evaluated)
-        step = fit_phase(settings, strategy, trainer, phase, steps, train, skips=skips)
+        step = fit_phase(settings, strategy, trainer, phase, steps, train,
+                         summaries=summaries(trainer) if summaries else None, skips=skips)
         test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
         results = trainer.test_results(test_batches)
         # The test images that decoded (ten crops of one count once), for the report's noise sentence.
@@ -312,6 +315,9 @@ def random_baselines(settings, info, strategy=None):
         # Imported here: the VOC phases build on this module.
         from spot_tf.phases import voc
         voc.random_baselines(settings, info, strategy)
+    if settings.data.voc_seg_dataset:
+        from spot_tf.phases import voc_segmentation
+        voc_segmentation.random_baseline(settings, info, strategy)
 
 
 @chief_only

@@ -8,12 +8,14 @@ import tensorflow as tf
 from spot_tf.models import Autoencoder
 from spot_tf.models.alexnet_head import AlexNetHead
 from spot_tf.models.conv5_classifier import Conv5Classifier, head_map
+from spot_tf.models.fcn32s import FCN32s
 from spot_tf.models.linear_probe import LinearProbe
 from spot_tf.optim.optimization import linear_policy, make_adam
 from spot_tf.run.checkpoints import build_spot_model
 from spot_tf.training.autoencoder_trainer import AutoencoderTrainer
 from spot_tf.training.finetune_trainer import FinetuneTrainer
 from spot_tf.training.probe_trainer import ProbeTrainer
+from spot_tf.training.segmentation_trainer import SegmentationTrainer
 from spot_tf.training.spot_trainer import SpotTrainer
 from spot_tf.training.voc_finetune_trainer import VOCFinetuneTrainer
 
@@ -85,4 +87,14 @@ def build_voc_finetune_trainer(discriminator, protocol, train_from, image_size, 
                        dropout_rate=dropout_rate, seed=seed, name="head")
     trainer = VOCFinetuneTrainer(discriminator, head, protocol, train_from)
     trainer.compile(protocol.optimizer())
+    return trainer
+
+
+def build_segmentation_trainer(discriminator, protocol, steps, replicas, num_classes):
+    """FCN-32s on `discriminator` (conv layers and head trained), with the protocol's SGD over `steps`."""
+    fcn = FCN32s(num_classes, padding=discriminator.padding, dropout_rate=protocol.dropout_rate,
+                 fc_channels=protocol.fc_channels, name="head")
+    fcn.build((None, None, None, discriminator.conv_5.filters))
+    trainer = SegmentationTrainer(discriminator, fcn, protocol)
+    trainer.compile(protocol.optimizer(steps, replicas))
     return trainer

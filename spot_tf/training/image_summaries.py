@@ -1,5 +1,7 @@
 """What a training phase shows in TensorBoard besides its scalars: a fixed test batch, what each phase
 makes of it, and weight histograms."""
+import tensorflow as tf
+
 from spot_tf import data as spot_data
 from spot_tf import visualize
 from spot_tf.models import mask_to_image
@@ -49,3 +51,19 @@ def autoencoder_images(model):
 def weight_histograms(network):
     """`() -> {variable path: variable}` over the network's trainable variables."""
     return lambda: {v.path: v for v in network.trainable_variables}
+
+
+def segmentation_images(trainer, side=96):
+    """Image summaries of voc_seg: per sample (image [1, H, W, 3], mask [1, H, W]), the image, its truth
+    and the prediction in the VOC palette, each resized to side x side, one row per sample."""
+
+    def images(samples):
+        tiles = []
+        for image, mask in samples:
+            predicted = trainer.predict_classes(image)
+            labels = tf.stack([mask[0], predicted[0]])[..., None]
+            tiles.append(tf.image.resize(visualize.to_unit_range(image), [side, side]))
+            tiles.append(visualize.colour_labels(tf.image.resize(labels, [side, side], method="nearest")[..., 0]))
+        return {"images/image_truth_prediction": visualize.montage(tf.concat(tiles, 0), columns=3)}
+
+    return images

@@ -1,7 +1,8 @@
 """A run's report: for each conv layer, the trained network against the random baseline, for the
 linear probes and for k-NN, and the difference (model_dir/report.md and report.png), beside the
 spot phase's learning curves (spot_tf.transfer.pretext_curves); and the PASCAL VOC 2007
-classification mAP of both VOC protocols where they ran, trained against random.
+classification mAP of both VOC protocols and the VOC segmentation mean IU where they ran, trained
+against random.
 
 The paper's table always carries the random row: a gain over it is what the pre-training bought. The
 report opens with one sentence on whether the test set can tell the two apart at all: each
@@ -22,6 +23,7 @@ from spot_tf.training.voc_protocols import PAPER_MAP
 from spot_tf.transfer.pretext_curves import curves_markdown, plot_curves, read_curves
 from spot_tf.transfer.report import read_results
 from spot_tf.transfer.voc_report import read_voc_results
+from spot_tf.transfer.voc_seg_report import collect_segmentation, plot_segmentation, segmentation_markdown
 
 # (trained results folder, random results folder) of each evaluation, under model_dir.
 EVALUATIONS = {"linear": ("linear_eval", "linear_eval_random"), "k-NN": ("knn_eval", "knn_eval_random")}
@@ -193,17 +195,20 @@ def _plot_voc(ax, voc_rows):
     ax.legend(loc="lower right")
 
 
-def plot_report(pairs, path, curves=None, voc_rows=None):
+def plot_report(pairs, path, curves=None, voc_rows=None, segmentation=None):
     """Grouped bars of top-1 per layer: trained and random, one panel per evaluation; the spot phase's
-    `curves` in a panel before them, and the VOC mAPs in one after them when `voc_rows` has any."""
-    panels = len(pairs) + bool(curves) + bool(voc_rows)
+    `curves` in a panel before them; after them one of the VOC mAPs, when `voc_rows` has any, and one of
+    VOC segmentation, given its (trained, random) results."""
+    panels = len(pairs) + bool(curves) + bool(voc_rows) + bool(segmentation)
     fig = Figure(figsize=(5.5 * panels, 3.5))
     FigureCanvasAgg(fig)
     x = np.arange(len(CONV_LAYERS))
     if curves:
         plot_curves(fig.add_subplot(1, panels, 1), curves)
     if voc_rows:
-        _plot_voc(fig.add_subplot(1, panels, panels), voc_rows)
+        _plot_voc(fig.add_subplot(1, panels, len(pairs) + bool(curves) + 1), voc_rows)
+    if segmentation:
+        plot_segmentation(fig.add_subplot(1, panels, panels), *segmentation)
     for index, (name, (trained, random)) in enumerate(pairs.items()):
         ax = fig.add_subplot(1, panels, index + 1 + bool(curves))
         for offset, (label, results) in zip((-0.2, 0.2), (("trained", trained), ("random", random))):
@@ -227,13 +232,16 @@ def write_run_report(model_dir):
     """
     pairs, evaluated = collect(model_dir)
     voc_rows, voc_paper = collect_voc(model_dir)
-    if not pairs and not voc_rows:
+    segmentation = collect_segmentation(model_dir)
+    if not pairs and not voc_rows and not segmentation:
         return None
     paper_protocol = matches_paper(evaluated.get("linear", ({}, {}))[0])
     curves = read_curves(logs_dir(model_dir, "spot"))
     paths = {"report.md": os.path.join(model_dir, "report.md"), "report.png": os.path.join(model_dir, "report.png")}
     text = (report_markdown(pairs, paper_protocol, noise_sentence(difference_noise(pairs, evaluated)), curves)
             if pairs else "")
-    write_text(paths["report.md"], text + (voc_markdown(voc_rows, voc_paper) if voc_rows else ""))
-    plot_report(pairs, paths["report.png"], curves, voc_rows)
+    text += voc_markdown(voc_rows, voc_paper) if voc_rows else ""
+    text += segmentation_markdown(*segmentation) if segmentation else ""
+    write_text(paths["report.md"], text)
+    plot_report(pairs, paths["report.png"], curves, voc_rows, segmentation and segmentation[:2])
     return paths

@@ -72,16 +72,22 @@ def results_text(results, layered):
                                             if key.startswith("mAP")) for name, row in rows)
 
 
-def write_voc_results(results, out_dir, title, evaluated, layered=False):
-    """Writes out_dir/results.json (`results` and "evaluated") and results.md, each atomically; returns their
-    paths. Raises ResultsConflictError, writing nothing, over the results of another evaluation."""
+def write_results_files(results, out_dir, markdown, evaluated):
+    """Writes out_dir/results.json (`results` and "evaluated") and results.md (`markdown`, then what was
+    evaluated), each atomically; returns their paths. Raises ResultsConflictError, writing nothing, over
+    the results of another evaluation."""
     refuse_conflict(out_dir, evaluated)
     paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.md")}
-    write_text(paths["results.md"], results_markdown(results, title, layered) + "\n" +
+    write_text(paths["results.md"], markdown + "\n" +
                "\n".join(f"- {key}: {value}" for key, value in evaluated.items()) + "\n")
     # Last: results.json is what says the evaluation is complete.
     write_json(paths["results.json"], {**results, EVALUATED: evaluated})
     return paths
+
+
+def write_voc_results(results, out_dir, title, evaluated, layered=False):
+    """Writes out_dir/results.json (`results` and "evaluated") and results.md; returns their paths."""
+    return write_results_files(results, out_dir, results_markdown(results, title, layered), evaluated)
 
 
 def read_voc_results(path):
