@@ -1,0 +1,81 @@
+import pytest
+import tensorflow as tf
+
+from spot_tf.models.autoencoder import Autoencoder
+from spot_tf.models.conv_unit import ConvUnit
+from spot_tf.models.device_kernels import CPU_REWRITES, TILING_CONV_GRADIENTS, current_device, device_kind, use_cpu_rewrite
+from spot_tf.run.precision import precision
+
+GPU = "/job:localhost/replica:0/task:0/device:GPU:1"
+
+
+@pytest.mark.parametrize("name", sorted(CPU_REWRITES))
+def test_every_rewrite_is_for_cpus_only(name):
+    assert use_cpu_rewrite(name, "/CPU:0") and use_cpu_rewrite(name, tf.DeviceSpec(device_type="CPU"))
+    assert not use_cpu_rewrite(name, GPU) and not use_cpu_rewrite(name, "gpu:0")
+    assert not use_cpu_rewrite(name, "/device:TPU:0")
+
+
+def test_an_unknown_rewrite_is_refused():
+    with pytest.raises(KeyError, match="not one of the CPU rewrites"):
+        use_cpu_rewrite("conv_gradient", "/CPU:0")
+
+
+def test_the_device_is_the_scope_a_graph_is_traced_under():
+    @tf.function
+    def kinds():
+        with tf.device(GPU):
+            gpu = device_kind()
+        with tf.device("/CPU:0"):
+            cpu = device_kind()
+        return tf.constant([gpu, cpu, device_kind()])
+    # Without a scope the placer decides: the first GPU if there were one (this machine has none).
+    assert [k.decode() for k in kinds().numpy()] == ["GPU", "CPU", "CPU"]
+
+
+def test_each_mirrored_replica_asks_for_its_own_device(two_replicas):
+    # As a replica on GPU:1 would ask for GPU:1.
+    @tf.function
+    def step():
+        return tf.constant(current_device()), tf.constant(use_cpu_rewrite(TILING_CONV_GRADIENTS))
+    devices, rewrites = two_replicas.run(step)
+    assert [tf.DeviceSpec.from_string(d.numpy().decode()).device_index
+            for d in two_replicas.experimental_local_results(devices)] == [0, 1]
+    assert all(r.numpy() for r in two_replicas.experimental_local_results(rewrites))
+
+
+def _gradient_ops(model, x, device):
+    """Op types of the graph of `model`'s output and its gradient, traced under `device`."""
+    @tf.function
+    def forward_backward(x):
+        with tf.device(device), tf.GradientTape() as tape:
+            tape.watch(x)
+            y = model(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32))
+        return tape.gradient(loss, [x] + model.trainable_variables)
+    return {op.type for op in forward_backward.get_concrete_function(x).graph.get_operations()}
+
+
+def test_a_bf16_autoencoder_on_a_cpu_takes_the_rewrites_and_on_a_gpu_the_library_gradients():
+    x = tf.zeros((2, 16, 16, 3))
+    with precision("bf16"):
+        model = Autoencoder(depth=2)
+        model(x)
+        cpu, gpu = _gradient_ops(model, x, "/CPU:0"), _gradient_ops(model, x, GPU)
+    # The decoder's resize gradient and the encoder's 2x2 / 2 conv gradients.
+    assert {"DepthwiseConv2dNative", "DepthToSpace"} <= cpu and "ResizeBilinearGrad" not in cpu
+    assert {"ResizeBilinearGrad", "Conv2DBackpropFilter"} <= gpu and not {"DepthwiseConv2dNative", "DepthToSpace"} & gpu
+    # float32 is the original graph on both.
+    model32 = Autoencoder(depth=2)
+    model32(x)
+    assert _gradient_ops(model32, x, "/CPU:0") == _gradient_ops(model32, x, GPU)
+
+
+def test_a_bf16_small_map_conv_takes_tap_matmuls_on_a_cpu_only():
+    x = tf.zeros((2, 6, 6, 256))
+    with precision("bf16"):
+        unit = ConvUnit(256, 3)
+        unit.build(x.shape)
+        cpu, gpu = _gradient_ops(unit, x, "/CPU:0"), _gradient_ops(unit, x, GPU)
+    assert "MatMul" in cpu and "Conv2DBackpropFilter" not in cpu
+    assert "MatMul" not in gpu and "Conv2DBackpropFilter" in gpu
