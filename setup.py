@@ -11,7 +11,8 @@ setup(
     packages=find_packages(include=["spot_tf", "spot_tf.*"]),
     # The flagfiles, so that `spot-tf --flagfile=demo.flags` works from any installation.
     package_data={"spot_tf": ["configs/*.flags"]},
-    entry_points={"console_scripts": ["spot-tf = spot_tf.cli:run"]},
+    entry_points={"console_scripts": ["spot-tf = spot_tf.cli:run",
+                                    "spot-tf-data-service = spot_tf.data_service_cli:run"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.9",

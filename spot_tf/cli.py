@@ -20,7 +20,7 @@ import sys
 from absl import app, flags, logging
 
 from spot_tf import settings as settings_lib
-from spot_tf.errors import SettingError
+from spot_tf.errors import SettingError, fail
 
 PHASE_CHOICES = ("autoencoder", "spot", "export", "linear_eval", "knn_eval", "finetune", "report", "all")
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
@@ -47,12 +47,6 @@ def define_flags(flag_values=FLAGS):
         else:
             flags.DEFINE_string(**common)
     flags.mark_flag_as_required("model_dir", flag_values=flag_values)
-
-
-def fail(message):
-    """One line on stderr, exit code 1: how every error of the command line ends."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 def packaged_flagfiles(argv):

@@ -2,8 +2,9 @@
 
 The library knows settings (`image_size`, `dataset`), not flags: it raises `SettingError` with the
 setting's name, and the entry point turns that name into its flag (`--image_size`). Every module may
-import this one; it imports nothing of spot_tf.
+import this one; it imports nothing of spot_tf. The entry points end on an error with `fail`.
 """
+import sys
 
 
 class SettingError(ValueError):
@@ -28,3 +29,9 @@ class SettingError(ValueError):
 
 class SettingPathError(SettingError, FileNotFoundError):
     """A path setting that names nothing there is (still a FileNotFoundError for callers that catch it)."""
+
+
+def fail(message):
+    """One line on stderr, exit code 1: how every error of a command line ends."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)

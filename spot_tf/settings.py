@@ -56,6 +56,9 @@ class DataSettings:
     strict_decode: bool = setting(False, "Fail on an image that does not decode instead of skipping it.")
     fused_decode: bool = setting(False, "Decode only the crop window of a training JPEG (the same pixels; measured "
                                  "no faster, and a JPEG corrupt below the window is used).")
+    data_service: typing.Optional[str] = setting(
+        None, "grpc://HOST:PORT of a tf.data service dispatcher (spot-tf-data-service): its workers decode and "
+        "augment the training images of every phase instead of this host's cores.")
 
 
 @dataclasses.dataclass
@@ -188,7 +191,10 @@ class RunSettings:
         if self.training.learning_rate <= 0:
             raise SettingError("learning_rate", self.training.learning_rate, "must be positive")
         # Imported here: the geometry rule is the model's own, and `--help` should not load TensorFlow.
+        from spot_tf.data.service import parse_address
         from spot_tf.models.spot_model import needs_pool5
+        if self.data.data_service is not None:
+            parse_address(self.data.data_service)
         try:
             needs_pool5(model.image_size, model.ae_depth, model.disc_padding)
         except ValueError as err:

@@ -23,7 +23,7 @@ def _elements(rows, order=None, repeat=False):
 
 
 def _kept(rows, report, strict=False, order=None, split="test"):
-    kept = skips.drop_skipped(_elements(rows, order), report, "data", split, strict)
+    kept = skips.drop_skipped(skips.tally(_elements(rows, order)), report, "data", split, strict)
     return [element["origin"].numpy().decode() for element in kept]
 
 
@@ -86,7 +86,7 @@ def test_the_image_that_shows_a_split_barren_is_counted():
 
 def test_repeated_barren_split_fails_instead_of_looping():
     report = skips.SkipReport()
-    stream = skips.drop_skipped(_elements([(False, "a", "a:0", "", False), END], repeat=True),
+    stream = skips.drop_skipped(skips.tally(_elements([(False, "a", "a:0", "", False), END], repeat=True)),
                                 report, "data", "unsupervised", False)
     batches = iter(stream)
     for _ in range(3):  # It stays fatal, however far tf.data has read on.
@@ -99,6 +99,19 @@ def test_end_marker_overtaking_an_image_is_no_barren_split():
     rows = [(False, "a", "a:0", "", False), (True, "a", "a:1", "", False), END]
     # The marker (index 2) comes before the image that decodes (index 1), as a parallel map may do.
     assert _kept(rows, skips.SkipReport(), order=[0, 2, 1]) == ["a:1"]
+
+
+def test_a_joining_worker_calls_a_split_barren_only_after_two_passes_of_its_own():
+    def barren(rows, joinable):
+        return [bool(element["barren"]) for element in skips.tally(_elements(rows), joinable=joinable)]
+
+    # A tf.data service worker that joins at the end of a pass: the marker, then a few corrupt images.
+    rows = [END, (False, "a", "a:0", "", False), END, (True, "a", "a:1", "", False)]
+    assert barren(rows, joinable=True) == [False] * 4
+    # Alone (not joinable), a pass end before any record is a split with nothing in it.
+    assert barren(rows, joinable=False) == [True] * 4
+    bad = (False, "a", "a:0", "", False)
+    assert barren([bad, END, bad, END, bad], joinable=True) == [False, False, False, True, True]
 
 
 def test_other_errors_pass_through():

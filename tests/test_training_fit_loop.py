@@ -68,7 +68,7 @@ def test_updates_skipped_without_end_stop_the_phase_with_an_error(tmp_path, demo
     summaries = dict(sample_images=sample_images(settings), image_fn=autoencoder_images(trainer.model),
                      histogram_variables=weight_histograms(trainer.model))
     with pytest.raises(UpdatesSkippedError, match="30 updates in a row skipped at step 0: .* no checkpoint was "):
-        fit_phase(settings, tf.distribute.get_strategy(), trainer, "autoencoder", 4, unsupervised_batches(settings),
+        fit_phase(settings, tf.distribute.get_strategy(), trainer, "autoencoder", 4, unsupervised_batches(settings, "autoencoder"),
                   summaries)
     assert _steps(tmp_path / "autoencoder") == []
 
@@ -79,5 +79,5 @@ def test_the_data_settings_reach_the_training_pipeline(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(fit_loop.spot_data, "make_dataset", lambda *args, **kwargs: seen.update(kwargs) or args)
     settings = RunSettings.from_flat(str(tmp_path), {"fused_decode": True, "strict_decode": True, "seed": 3})
-    fit_loop.unsupervised_batches(settings)(None, 5, None)
+    fit_loop.unsupervised_batches(settings, "autoencoder")(None, 5, None)
     assert seen["fused_decode"] is True and seen["strict_decode"] is True and seen["seed"] == 8

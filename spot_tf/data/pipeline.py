@@ -18,6 +18,7 @@ from spot_tf.data import never_raise
 from spot_tf.data import preprocessing
 from spot_tf.data import probe_views
 from spot_tf.data import records
+from spot_tf.data import service
 from spot_tf.data import skips
 from spot_tf.data import tfds_source
 from spot_tf.errors import SettingError
@@ -77,7 +78,7 @@ def _per_replica_batch(batch_size, input_context):
 def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_data_dir=None,
                  cache_dir=None, with_labels=False, input_context=None, strict_decode=False,
                  repeat=None, shuffle_buffer=1024, skip_report=None, fused_decode=False,
-                 probe_protocol=None, ten_crop=False):
+                 probe_protocol=None, ten_crop=False, data_service=None, service_job=None):
     """Batches of pre-processed images (and labels) of one split of ``spec``.
 
     Args:
@@ -108,6 +109,12 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         of the protocol's square image (256 px at its own crop size, scaled with ``image_size``:
         ``probe_views.side``). ``fused_decode`` is ignored.
       ten_crop: test only, with ``probe_protocol``: each example is the protocol's ten crops.
+      data_service: training only: ``grpc://HOST:PORT`` of a tf.data service dispatcher. Its workers
+        read, decode, augment and tally the skips of the whole split (not this pipeline's shard),
+        each record once per pass across every pipeline of the job (dynamic sharding); this
+        pipeline counts the skips it receives and batches (see service.py for what stays exact).
+      service_job: the service job's name (``service.job_name``): the pipelines of every trainer of
+        one fit() share it, so that they share the passes.
 
     Returns:
       A ``tf.data.Dataset`` of float32 [B, S, S, 3] in [-1, 1] ([B, 10, S, S, 3] with ``ten_crop``)
@@ -121,13 +128,19 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
         raise ValueError("ten_crop is a test view of a probe_protocol: it needs training=False "
                          f"and a probe_protocol (got training={training}, "
                          f"probe_protocol={probe_protocol!r}).")
+    if data_service and not (training and service_job):
+        raise ValueError("data_service serves training batches of a named job: it needs "
+                         f"training=True and a service_job (got training={training}, "
+                         f"service_job={service_job!r}).")
     source = get_source(spec, tfds_data_dir, cache_dir)
     source.validate(split)
-    num_pipelines, pipeline_id = records.pipeline_index(input_context)
+    # The service's workers run one dataset for all pipelines: the whole split, as if alone.
+    read_context = None if data_service else input_context
+    num_pipelines, pipeline_id = records.pipeline_index(read_context)
     if skip_report is None:
         skip_report = skips.SkipReport()
 
-    dataset = source.records(split, training=training, seed=seed, input_context=input_context)
+    dataset = source.records(split, training=training, seed=seed, input_context=read_context)
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed + pipeline_id)
     dataset = skips.with_pass_ends(dataset)
@@ -163,7 +176,11 @@ def make_dataset(spec, split, image_size, batch_size, training, seed=0, tfds_dat
     dataset = never_raise.map_never_raising(dataset.enumerate(), image_of,
                                             num_parallel_calls=tf.data.AUTOTUNE,
                                             deterministic=not training).map(with_image)
-    # Failed decodes are dropped after the map, where they can be counted (or be fatal).
+    # Failed decodes are dropped after the map, where they can be counted (or be fatal): tallied
+    # where they are decoded, reported where the SkipReport is.
+    dataset = skips.tally(dataset, joinable=bool(data_service))
+    if data_service:
+        dataset = service.distribute(dataset, data_service, service_job)
     dataset = skips.drop_skipped(dataset, skip_report, spec, split, strict_decode)
     dataset = dataset.map(lambda e: (e["image"], e["label"]) if with_labels else e["image"])
     dataset = dataset.batch(_per_replica_batch(batch_size, input_context),

@@ -163,18 +163,27 @@ def with_pass_ends(records):
         tf.data.Dataset.from_tensors((empty, True)))
 
 
-def drop_skipped(elements, report, spec, split, strict):
-    """Keeps the decoded images of ``elements``; reports the rest to ``report``.
+def tally(elements, joinable=False):
+    """``elements``, each with ``keep``, ``read`` and ``barren`` added (what ``drop_skipped`` needs).
+
+    Graph ops only, so that it runs where the images are decoded: on a tf.data service worker, it
+    tallies that worker's stream (its positions are its own), and the trainer's ``drop_skipped`` reads
+    the verdicts as data.
 
     Args:
       elements: dicts with at least ``decoded`` (bool), ``file``, ``origin``, ``fault`` (the
         record's fields), ``end`` (from ``with_pass_ends``) and ``index`` (the element's position
         in the stream before the map that decoded it, which may reorder them).
-      report: the ``SkipReport``.
-      spec, split: the dataset and split, for messages.
-      strict: whether an image that does not decode, or a shard cut short, is fatal.
+      joinable: the stream is one worker's share of each pass (tf.data service), so a pass end
+        says little: a worker that joins late may see one before any record, or after a few
+        records of a corrupt file. It calls the split barren only after two pass ends that follow
+        records it read, none of which decoded (a worker that got only undecodable files in two
+        passes, while others decoded theirs, would call it so too: with many files, no worker does).
     """
-    def tally(state, element):
+    # The pass ends a split must go through without one image that decodes to be barren.
+    needed_ends = 2 if joinable else 1
+
+    def count(state, element):
         seen, last, kept, read, passes, barren = state
         is_image = ~element["end"] & (element["fault"] == "")
         keep = is_image & element["decoded"]
@@ -182,14 +191,29 @@ def drop_skipped(elements, report, spec, split, strict):
         last = tf.maximum(last, element["index"])
         read += tf.cast(is_image, tf.int64)
         kept += tf.cast(keep, tf.int64)
-        passes += tf.cast(element["end"], tf.int64)
+        counted_end = element["end"] & (read > 0) if joinable else element["end"]
+        passes += tf.cast(counted_end, tf.int64)
         # Every element up to the last index has come (none is still in the map), a whole pass among
         # them, and not one image decoded. It stays so: tf.data reads on after an error (a prefetch
         # fills its buffer), and a filter that drops everything would never return.
-        barren |= (kept == 0) & (passes > 0) & (seen == last + 1)
+        barren |= (kept == 0) & (passes >= needed_ends) & (seen == last + 1)
         state = (seen, last, kept, read, passes, barren)
         return state, dict(element, keep=keep, read=read, barren=barren)
 
+    zero = tf.constant(0, tf.int64)
+    start = (zero, tf.constant(-1, tf.int64), zero, zero, zero, tf.constant(False))
+    return elements.scan(start, count)
+
+
+def drop_skipped(tallied, report, spec, split, strict):
+    """Keeps the decoded images of ``tallied`` (see ``tally``); reports the rest to ``report``.
+
+    Args:
+      tallied: the elements of ``tally``.
+      report: the ``SkipReport``.
+      spec, split: the dataset and split, for messages.
+      strict: whether an image that does not decode, or a shard cut short, is fatal.
+    """
     def handle(file, origin, fault, end, read, barren):
         return report.handle(spec, split, strict, file, origin, fault, end, read, barren)
 
@@ -198,6 +222,4 @@ def drop_skipped(elements, report, spec, split, strict):
         return tf.cond(element["keep"], lambda: tf.constant(True),
                        lambda: tf.reshape(tf.py_function(handle, args, tf.bool), []))
 
-    zero = tf.constant(0, tf.int64)
-    start = (zero, tf.constant(-1, tf.int64), zero, zero, zero, tf.constant(False))
-    return elements.scan(start, tally).filter(keep)
+    return tallied.filter(keep)

@@ -12,6 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 from spot_tf import data as spot_data
+from spot_tf.data.service import check_reachable
 from spot_tf.phases import pretrain, transfer
 from spot_tf.run import saved_settings
 from spot_tf.run.distribution import is_chief, make_strategy
@@ -40,6 +41,9 @@ def run_phases(settings, phase, strategy=None):
     data = settings.data
     # Refuse a missing path, an empty folder or an unknown TFDS name before anything is written.
     info = spot_data.describe_dataset(data.dataset, tfds_data_dir=data.tfds_data_dir, cache_dir=data.data_cache_dir)
+    if data.data_service:
+        # tf.data would retry an unreachable dispatcher for an hour before saying so.
+        check_reachable(data.data_service)
     chief = is_chief(strategy)
     # Only the chief writes to model_dir: the workers of one run do not lock each other out.
     with run_lock(settings.model_dir) if chief else contextlib.nullcontext():

@@ -28,7 +28,7 @@ def autoencoder(settings, strategy=None):
         summaries = dict(sample_images=sample_images(settings), image_fn=autoencoder_images(trainer.model),
                          histogram_variables=weight_histograms(trainer.model))
         return fit_phase(settings, strategy, trainer, "autoencoder", settings.training.ae_steps,
-                         unsupervised_batches(settings), summaries)
+                         unsupervised_batches(settings, "autoencoder"), summaries)
 
 
 def spot(settings, strategy=None):
@@ -45,7 +45,7 @@ def spot(settings, strategy=None):
         summaries = dict(sample_images=sample_images(settings), image_fn=spot_images(model),
                          histogram_variables=weight_histograms(model.discriminator))
         step = fit_phase(settings, strategy, trainer, "spot", settings.training.spot_steps,
-                         unsupervised_batches(settings), summaries)
+                         unsupervised_batches(settings, "spot"), summaries)
     if is_chief(strategy):
         write_repair_grid(settings)
     return step

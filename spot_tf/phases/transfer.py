@@ -22,7 +22,7 @@ from spot_tf.run.folder import eval_source, export_dir, logs_dir, phase_dir
 from spot_tf.run.precision import precision
 from spot_tf.training.builders import build_finetune_trainer, build_probe_trainer
 from spot_tf.training.finetune_trainer import FINETUNE_BATCH_SIZE, FINETUNE_STEPS
-from spot_tf.training.fit_loop import fit_phase
+from spot_tf.training.fit_loop import fit_phase, service_job
 from spot_tf.training.probe_protocols import IMAGENET_TRAIN_IMAGES, PROTOCOLS
 from spot_tf.transfer import export_saved_model, load_feature_extractor, min_input_size, run_knn_eval
 from spot_tf.transfer.feature_source import RANDOM
@@ -52,9 +52,9 @@ def export(settings, info, strategy=None):
     logging.info("exported conv_1..conv_5 (from %s%s) to %s", prefix, ", EMA weights" if use_ema else "", path)
 
 
-def _labelled(settings, split, training, image_size, batch_size, probe_protocol=None, ten_crop=False):
+def _labelled(settings, phase, split, training, image_size, batch_size, probe_protocol=None, ten_crop=False):
     """`(input_context, start_step, skip_report) -> dataset` of a labelled split, seeded by the seed and
-    the step it starts at (the `batches` of fit_phase)."""
+    the step it starts at (the `batches` of fit_phase `phase`)."""
     data = settings.data
 
     def batches(input_context, start_step, skip_report):
@@ -62,7 +62,8 @@ def _labelled(settings, split, training, image_size, batch_size, probe_protocol=
             data.dataset, split, image_size, batch_size, training=training, seed=settings.training.seed + start_step,
             tfds_data_dir=data.tfds_data_dir, cache_dir=data.data_cache_dir, with_labels=True,
             input_context=input_context, strict_decode=data.strict_decode, skip_report=skip_report,
-            fused_decode=data.fused_decode, probe_protocol=probe_protocol, ten_crop=ten_crop)
+            fused_decode=data.fused_decode, probe_protocol=probe_protocol, ten_crop=ten_crop,
+            **service_job(settings, phase, start_step, training))
     return batches
 
 
@@ -189,8 +190,9 @@ def linear_eval(settings, info, strategy=None):
                                    and batch_size == protocol.batch_size)}
     results = _train_and_test(
         settings, strategy, phase, build, steps,
-        _labelled(settings, "train", True, image_size, batch_size, evaluation.probe_protocol),
-        _labelled(settings, "test", False, image_size, batch_size, evaluation.probe_protocol, evaluation.ten_crop),
+        _labelled(settings, phase, "train", True, image_size, batch_size, evaluation.probe_protocol),
+        _labelled(settings, phase, "test", False, image_size, batch_size, evaluation.probe_protocol,
+                  evaluation.ten_crop),
         evaluated, f"Linear probes on frozen conv layers ({evaluation.probe_protocol} protocol)")
     logging.info("linear_eval: %s", json.dumps(results))
 
@@ -215,8 +217,8 @@ def finetune(settings, info, strategy=None):
     evaluated = {"protocol": "original STL-10 classifier", "finetune_layers": evaluation.finetune_layers,
                  "image_size": image_size, "batch_size": batch_size, "num_classes": info.num_classes}
     results = _train_and_test(settings, strategy, phase, build, steps,
-                              _labelled(settings, "train", True, image_size, batch_size),
-                              _labelled(settings, "test", False, image_size, batch_size), evaluated,
+                              _labelled(settings, phase, "train", True, image_size, batch_size),
+                              _labelled(settings, phase, "test", False, image_size, batch_size), evaluated,
                               f"Linear classifier on conv_5, top {evaluation.finetune_layers} conv layers trained")
     logging.info("finetune (%d conv layers trained): %s", evaluation.finetune_layers, json.dumps(results))
 
@@ -233,7 +235,7 @@ def knn_eval(settings, info, strategy=None):
     with precision(evaluation.eval_precision), _counting_skips(settings, phase) as skips:
         features = _features(settings)
         # Both splits once, with the test pre-processing: the bank holds the training images as they are.
-        train, test = (_labelled(settings, split, False, image_size, batch_size, evaluation.probe_protocol)
+        train, test = (_labelled(settings, phase, split, False, image_size, batch_size, evaluation.probe_protocol)
                        for split in ("train", "test"))
         results = run_knn_eval(features, train(None, 0, skips), test(None, 0, skips), info.num_classes,
                                phase_dir(settings.model_dir, phase), strategy=strategy,

@@ -12,6 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 from spot_tf import data as spot_data
+from spot_tf.data.service import job_name
 from spot_tf.run import interruption
 from spot_tf.run.checkpoint_files import newest_readable, remove_temp_leftovers
 from spot_tf.run.distribution import is_chief, scalar_value
@@ -20,8 +21,8 @@ from spot_tf.training import callbacks as cb
 from spot_tf.training.skipped_updates import SkippedUpdates
 
 
-def unsupervised_batches(settings):
-    """The `batches` of the unsupervised phases: their split, seeded by the seed and the step it starts at."""
+def unsupervised_batches(settings, phase):
+    """The `batches` of the unsupervised phase `phase`: their split, seeded by the seed and the step it starts at."""
     data = settings.data
 
     def batches(input_context, start_step, skip_report):
@@ -30,8 +31,20 @@ def unsupervised_batches(settings):
             data.dataset, "unsupervised", settings.model.image_size, settings.training.batch_size, training=True,
             seed=settings.training.seed + start_step, tfds_data_dir=data.tfds_data_dir,
             cache_dir=data.data_cache_dir, input_context=input_context, strict_decode=data.strict_decode,
-            skip_report=skip_report, fused_decode=data.fused_decode)
+            skip_report=skip_report, fused_decode=data.fused_decode,
+            **service_job(settings, phase, start_step, training=True))
     return batches
+
+
+def service_job(settings, phase, start_step, training):
+    """make_dataset's `data_service` and `service_job` for one fit() of `phase` ({} without a service).
+
+    Only training batches go through the service: evaluation reads its split once, in file order.
+    """
+    if not (settings.data.data_service and training):
+        return {}
+    return dict(data_service=settings.data.data_service,
+                service_job=job_name(settings.model_dir, phase, start_step))
 
 
 def _checkpoint_manager(checkpoint, directory, chief, keep):
