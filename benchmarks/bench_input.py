@@ -41,7 +41,6 @@ from PIL import Image
 import tensorflow as tf
 
 from spot_tf.data import SkipReport
-from spot_tf.data import converters
 from spot_tf.data import demo
 from spot_tf.data import image_folder
 from spot_tf.data import make_dataset
