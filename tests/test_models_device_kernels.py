@@ -3,7 +3,8 @@ import tensorflow as tf
 
 from spot_tf.models.autoencoder import Autoencoder
 from spot_tf.models.conv_unit import ConvUnit
-from spot_tf.models.device_kernels import CPU_REWRITES, TILING_CONV_GRADIENTS, current_device, device_kind, use_cpu_rewrite
+from spot_tf.models.device_kernels import (CPU_REWRITES, TILING_CONV_GRADIENTS, current_device, device_kind,
+                                          use_cpu_rewrite)
 from spot_tf.run.precision import precision
 
 GPU = "/job:localhost/replica:0/task:0/device:GPU:1"
@@ -29,8 +30,9 @@ def test_the_device_is_the_scope_a_graph_is_traced_under():
         with tf.device("/CPU:0"):
             cpu = device_kind()
         return tf.constant([gpu, cpu, device_kind()])
-    # Without a scope the placer decides: the first GPU if there were one (this machine has none).
-    assert [k.decode() for k in kinds().numpy()] == ["GPU", "CPU", "CPU"]
+    # Without a scope the placer decides: the first GPU if there is one.
+    unscoped = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    assert [k.decode() for k in kinds().numpy()] == ["GPU", "CPU", unscoped]
 
 
 def test_each_mirrored_replica_asks_for_its_own_device(two_replicas):
