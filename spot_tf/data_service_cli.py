@@ -25,6 +25,8 @@ flags.DEFINE_string("work_dir", None, "dispatcher: where it journals its state, 
                     "(fault-tolerant mode); without one its jobs live in memory.")
 flags.DEFINE_string("dispatcher", None, "worker: the dispatcher's HOST:PORT (or grpc://HOST:PORT).")
 flags.DEFINE_string("host", socket.gethostname(), "worker: the name under which trainers reach this host.")
+flags.DEFINE_bool("deterministic", False, "worker: a fixed order of its input stages (trainers with "
+                  "--deterministic and one worker then read what they would read alone; slower).")
 
 
 def _serve(role):
@@ -40,6 +42,9 @@ def _serve(role):
             service.check_reachable(dispatcher)
         except SettingError as err:
             fail(f"--dispatcher={FLAGS.dispatcher}: {err.reason}")
+        if FLAGS.deterministic:
+            import tensorflow as tf
+            tf.config.experimental.enable_op_determinism()
         server = service.start_worker(dispatcher, FLAGS.port, FLAGS.host)
         address = f"{FLAGS.host}:{server._address.rsplit(':', 1)[-1]}"
     return server, address

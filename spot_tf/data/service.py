@@ -22,6 +22,9 @@ PROTOCOL = "grpc"
 _ADDRESS = re.compile(r"^grpc://(?P<host>[^:/\s]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})$")
 # How long the trainer waits for the dispatcher before giving up (at start, see check_reachable).
 CONNECT_TIMEOUT_S = 10.0
+# How often a worker tells the dispatcher it is alive and learns of new jobs (TensorFlow's default,
+# 30 s, would keep each fit() waiting that long for its first batch).
+HEARTBEAT_MS = 500
 
 
 def parse_address(address):
@@ -74,7 +77,7 @@ def start_worker(dispatcher, port=0, host="localhost"):
     """
     config = tf.data.experimental.service.WorkerConfig(
         dispatcher_address=dispatcher.removeprefix(PROTOCOL + "://"), worker_address=f"{host}:%port%",
-        port=port, protocol=PROTOCOL)
+        port=port, protocol=PROTOCOL, heartbeat_interval_ms=HEARTBEAT_MS)
     return tf.data.experimental.service.WorkerServer(config)
 
 
@@ -157,11 +160,6 @@ def distribute(dataset, address, job):
       address: ``grpc://HOST:PORT`` of the dispatcher.
       job: the job's name (see ``job_name``).
     """
-    if tf.config.experimental.is_op_determinism_enabled():
-        # This process's op determinism does not reach a worker process: the dataset carries it.
-        options = tf.data.Options()
-        options.deterministic = True
-        dataset = dataset.with_options(options)
     return dataset.apply(tf.data.experimental.service.distribute(
         processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=address,
         job_name=job))
