@@ -42,6 +42,7 @@ flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical dev
 flags.DEFINE_string("dataset", "demo", "The --dataset whose training input is read.")
 flags.DEFINE_string("cache_dir", None, "Demo cache root.")
 flags.DEFINE_integer("input_batches", 20, "Input batches timed (after --warmup).")
+flags.DEFINE_bool("count_flops", True, "Count the float32 step's FLOPs (one more trace per phase).")
 flags.DEFINE_integer("service_workers", 2, "Workers of the local tf.data service (0: no service row).")
 
 PRECISION_NAMES = {"none": "float32", "bf16": "bf16", "fp16": "fp16"}
@@ -201,7 +202,7 @@ def main(argv):
                        _number(served) if isinstance(served, float) else served]))
     timed = failed = 0
     for phase in FLAGS.phases:
-        flops = flops_per_image(phase)
+        flops = flops_per_image(phase) if FLAGS.count_flops else None
         for precision in wanted:
             for xla in xla_values:
                 one = None
