@@ -175,7 +175,7 @@ def _number(value, digits=1):
 
 
 def _share(step, source):
-    return f"{100 * step / source:.0f}%" if isinstance(step, float) and isinstance(source, float) else "-"
+    return f"{100 * step / source:.3g}%" if isinstance(step, float) and isinstance(source, float) else "-"
 
 
 def main(argv):

@@ -46,7 +46,7 @@ def _accelerator_check(*flags):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "accelerator_check.py"),
                              "--image_size=32", "--ae_depth=4", "--batch_size=4", "--steps=1", "--warmup=0",
                              "--input_batches=1", "--phases=autoencoder", "--xla=false", *flags],
-                            capture_output=True, text=True, timeout=300,
+                            capture_output=True, text=True, timeout=900,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
