@@ -170,8 +170,11 @@ def _format(cells):
     return " | ".join(f"{str(cell):>{width}}" for cell, (_, width) in zip(cells, _COLUMNS)).rstrip()
 
 
-def _number(value, digits=1):
-    return f"{value:.{digits}f}" if isinstance(value, float) else "-"
+def _number(value):
+    """Four significant digits (whole numbers from 1,000 on)."""
+    if not isinstance(value, float):
+        return "-"
+    return f"{value:.0f}" if value >= 1000 else f"{value:.4g}"
 
 
 def _share(step, source):
