@@ -1,10 +1,17 @@
 """Which device kind each hand-picked kernel of the models was measured faster on: every such choice in one place.
 
-The bfloat16 gradient rewrites below were measured on CPUs only (oneDNN on an AMD EPYC Zen 4 without
-AMX, see the functions named); on GPUs cuDNN's own gradient kernels are the reference choice, so a
-rewrite runs only where the op is placed on a CPU. Layers ask `use_cpu_rewrite(name)` while they build
-their graph and never test the device themselves. Float32 never reaches these questions: every rewrite
-is a bfloat16 path, and the float32 graph is the original's on every device.
+The bfloat16 gradient rewrites below were measured on CPUs with native bfloat16 only (oneDNN on an AMD
+EPYC Zen 4 with AVX-512-BF16, no AMX, see the functions named): there they are faster and exact (float32
+sums, rounded once). A CPU without native bfloat16 (AVX2 only) emulates it: bf16 there is several times
+slower than float32 whatever the kernels, and the depthwise convolution the resize gradient becomes does
+not sum in float32 there (errors of a few bf16 ulps, sign flips near zero), so such a CPU keeps TF's own
+gradients. On GPUs cuDNN's own gradient kernels are the reference choice. So a rewrite runs only where the
+op is placed on a CPU and that CPU has native bfloat16 (`cpu_has_native_bf16`: `avx512_bf16` or
+`amx_bf16` among /proc/cpuinfo's flags; every AMX-BF16 CPU has AVX-512-BF16 as well, and both sum bf16
+products into float32 by their instructions' definition, which is what the rewrites' exactness rests on;
+their speed on AMX is not measured). Layers ask `use_cpu_rewrite(name)` while they build their graph and
+never test the device themselves. Float32 never reaches these questions: every rewrite is a bfloat16
+path, and the float32 graph is the original's on every device.
 
 The device is the one the op will run on, as far as it is known where the layer is called: an explicit
 `device`, else the current device scope (what `tf.device`, and a MirroredStrategy replica on its own
@@ -17,13 +24,15 @@ no worse for cuDNN / cuBLAS either, and float32 runs them too, so they are not d
 pipeline's CPU tuning (whole-JPEG decode by default, never_raise's blocks) runs on the host CPU whatever
 the accelerator, so it is not a device choice either.
 """
+import functools
+
 import tensorflow as tf
 
 RESIZE_GRADIENT = "resize_gradient_as_depthwise_conv"
 TAP_WEIGHT_GRADIENT = "small_map_weight_gradient_per_tap"
 TILING_CONV_GRADIENTS = "tiling_conv_gradients_as_matmuls"
 
-# Each rewrite and what it replaces; all measured faster on a CPU only (bfloat16, oneDNN).
+# Each rewrite and what it replaces; all measured faster on a CPU with native bfloat16 only (oneDNN).
 CPU_REWRITES = {
     RESIZE_GRADIENT: "resize.py: the decoder's 2x bilinear upsampling's gradient as a stride-2 depthwise "
                      "convolution instead of ResizeBilinearGrad (3-4x faster forward + backward on CPU).",
@@ -43,6 +52,35 @@ DEVICE_NEUTRAL = {
 }
 
 ACCELERATORS = ("GPU", "TPU")
+
+CPUINFO = "/proc/cpuinfo"
+# The CPU features that compute bfloat16 products natively, summing them in float32.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo):
+    """The feature flags in the text of /proc/cpuinfo (its first `flags` line), as a set."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return set(value.split())
+    return set()
+
+
+def read_cpuinfo():
+    """The text of /proc/cpuinfo, or None where it is unreadable (not Linux)."""
+    try:
+        with open(CPUINFO, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+@functools.cache
+def cpu_has_native_bf16():
+    """Whether this machine's CPU computes bfloat16 natively (read once; False where /proc/cpuinfo is unreadable)."""
+    cpuinfo = read_cpuinfo()
+    return cpuinfo is not None and bool(cpu_flags(cpuinfo) & NATIVE_BF16_FLAGS)
 
 
 def current_device():
@@ -64,11 +102,12 @@ def device_kind(device=None):
 
 
 def use_cpu_rewrite(name, device=None):
-    """Whether the CPU-measured rewrite `name` (a key of CPU_REWRITES) applies on `device` (default: here).
+    """Whether the CPU-measured rewrite `name` (a key of CPU_REWRITES) applies on `device` (default: here):
+    a CPU, on a machine whose CPU has native bfloat16.
 
     Raises:
         KeyError: `name` is not a rewrite named in CPU_REWRITES.
     """
     if name not in CPU_REWRITES:
         raise KeyError(f"{name!r} is not one of the CPU rewrites: {', '.join(CPU_REWRITES)}.")
-    return device_kind(device) == "CPU"
+    return device_kind(device) == "CPU" and cpu_has_native_bf16()
