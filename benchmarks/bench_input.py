@@ -18,6 +18,18 @@ service's overhead (gRPC, serialization, its buffers). The counts take turns in 
 alternates from one repeat to the next; the last line is ``service_ratio=A``, the best service
 configuration's img/s over the local pipeline's (mean over repeats).
 
+``--resize_shorter=0,N`` (on an image folder, e.g. the ImageNet-like one) measures stored image sizes
+instead of decodes: the folder is converted to TFRecords once per value, as
+``datasets/build_imagenet_tfrecords.py --resize_shorter`` would (0 = the JPEGs as they are), and the
+training pipeline (whole-JPEG decode) reads each in turn, alternating the order. It prints the ratio of
+images per CPU second, the last value's over the first's, and what the stored size changes in the
+pixels: the training view (crop, resize, flip, colour) of the same crop, by the same seeds, from the
+stored and the original JPEG (the crop box scaled to the stored image and rounded to its pixels), and
+the linear probes' central views; a JPEG re-encoded at its original size (the converters' quality) is
+the reference for what recompression alone changes. The last line is ``stored_size_ratio=<images per
+CPU second, last / first, at the first --image_size (median over --repeats)>``; given both options,
+``service_ratio=A stored_size_ratio=B``.
+
 ``--make_imagenet_like=N`` first writes N JPEGs of ImageNet's usual size and quality (500x375, one
 in four 375x500; quality 90) into the new or empty folder ``--dataset`` names, as
 ``train/<class>/*.JPEG``: random crops of the photos bundled with scikit-image (a class each),
@@ -26,15 +38,24 @@ resized with PIL. Later runs read the folder without the option.
 
 import os
 import random
+import statistics
+import tempfile
 import time
 
 from absl import app
 from absl import flags
+import numpy as np
 from PIL import Image
+import tensorflow as tf
 
 from spot_tf.data import SkipReport
 from spot_tf.data import demo
+from spot_tf.data import image_folder
 from spot_tf.data import make_dataset
+from spot_tf.data import preprocessing
+from spot_tf.data import probe_views
+from spot_tf.data import records
+from spot_tf.data import tfrecord_writer
 from spot_tf.data import service
 
 FLAGS = flags.FLAGS
@@ -51,6 +72,9 @@ flags.DEFINE_enum("decode", "both", ["fused", "full", "both"],
 flags.DEFINE_integer("repeats", 1, "Rows per size (machines shared with others vary).")
 flags.DEFINE_list("data_service_workers", [], "Measure through a tf.data service of this many in-process "
                   "workers (0: the local pipeline) instead of the decode table.")
+flags.DEFINE_list("resize_shorter", [], "Stored shorter sides to compare (0 = as they are), e.g. 0,256; "
+                  "--dataset must be an image folder.")
+flags.DEFINE_integer("pixel_images", 64, "Images whose views are compared (--resize_shorter).")
 flags.DEFINE_integer("make_imagenet_like", 0,
                      "First write this many ImageNet-like JPEGs into the folder --dataset names.")
 
@@ -97,13 +121,14 @@ def make_imagenet_like(directory, count, seed=0):
     return paths
 
 
-def measure(image_size, training, fused_decode, skip_report, data_service=None):
-    """(images per second, process CPU milliseconds per image) over --steps batches.
+def measure(image_size, training, fused_decode, skip_report, spec=None, data_service=None):
+    """(images per second, process CPU milliseconds per image) over --steps batches of ``spec``
+    (--dataset by default).
 
     With ``data_service`` (an address), training batches through a new job of that service.
     """
     job = dict(data_service=data_service, service_job=f"bench_input:{time.time()}") if data_service else {}
-    dataset = make_dataset(FLAGS.dataset, FLAGS.split, image_size, FLAGS.batch_size,
+    dataset = make_dataset(spec or FLAGS.dataset, FLAGS.split, image_size, FLAGS.batch_size,
                            training=training, tfds_data_dir=FLAGS.tfds_data_dir,
                            cache_dir=FLAGS.cache_dir, repeat=True, skip_report=skip_report,
                            fused_decode=fused_decode, **job)
@@ -176,6 +201,106 @@ _SERVICE_COLUMNS = (("size", 4), ("repeat", 6), ("workers", 7), ("img/s", 5), ("
                     ("/ local", 8))
 
 
+def _stored(folder, shorter, root):
+    """TFRecords of ``folder``'s --split with images stored at ``shorter`` (0 = as they are), in ``root``."""
+    out = os.path.join(root, f"shorter_{shorter}")
+    _, items = image_folder.ImageFolderSource(folder).items(FLAGS.split)
+
+    def make_example(item):
+        with open(item[0], "rb") as f:
+            return tfrecord_writer.image_example(f.read(), item[1] + 1, resize_shorter=shorter)
+    written = {FLAGS.split: tfrecord_writer.write_sharded(items, make_example, out, records.written_prefix(FLAGS.split),
+                                                          4, num_workers=os.cpu_count())}
+    shapes = [(f.features.feature["image/width"].int64_list.value[0],
+               f.features.feature["image/height"].int64_list.value[0],
+               len(f.features.feature["image/encoded"].bytes_list.value[0]))
+              for paths in written.values() for f in map(tf.train.Example.FromString,
+                                                          tf.data.TFRecordDataset(paths).as_numpy_iterator())]
+    width, height, size = np.mean(shapes, axis=0)
+    print(f"stored shorter side {shorter or 'as is'}: {len(shapes)} images, {width:.0f}x{height:.0f} "
+          f"and {size / 1024:.0f} KiB on average")
+    return out
+
+
+def _difference(got, want):
+    """(mean absolute difference, PSNR in dB) of two [-1, 1] views, in 0-255 units."""
+    error = (np.asarray(got, np.float64) - np.asarray(want, np.float64)) * 127.5
+    mse = np.mean(error ** 2)
+    return np.mean(np.abs(error)), 10 * np.log10(255.0 ** 2 / mse) if mse else float("inf")
+
+
+def _views(image, seed, image_size, box_scale=None):
+    """{name: view} of one uint8 image: the training view of the crop of ``seed`` (its box drawn on
+    the original image, whose shape ``box_scale`` = (original shape, scale) gives for a stored one),
+    and the probes' central views at their own crop sizes."""
+    seeds = preprocessing.train_seeds(tf.constant([seed, 0], tf.int64))
+    if box_scale is None:
+        begin, size = preprocessing.train_crop_window(tf.shape(image), seeds)
+    else:
+        original_shape, scale = box_scale
+        begin, size = preprocessing.train_crop_window(original_shape, seeds)
+        begin = tf.cast(tf.round(tf.cast(begin, tf.float32) * scale), tf.int32)
+        size = tf.minimum(tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32), tf.shape(image) - begin)
+    views = {f"training {image_size} px": preprocessing.augment_train_crop(tf.slice(image, begin, size),
+                                                                          image_size, seeds)}
+    for name, protocol in probe_views.PROTOCOLS.items():
+        views[f"probe {name} {protocol.crop} px"] = probe_views.central_view(image, protocol.crop, name)
+    return views
+
+
+def pixel_differences(folder, shorter, image_size, count):
+    """{(path, view): (mean abs, PSNR)} of the views of stored vs original JPEGs; path "resized" (to
+    ``shorter``) or "re-encoded" (at the original size, the recompression alone)."""
+    _, items = image_folder.ImageFolderSource(folder).items(FLAGS.split)
+    results = {}
+    for seed, (path, _) in enumerate(sorted(items)[:count]):
+        with open(path, "rb") as f:
+            data = f.read()
+        original = tf.io.decode_jpeg(data, channels=3)
+        want = _views(original, seed, image_size)
+        stored = {"resized": tfrecord_writer.to_rgb_jpeg(data, resize_shorter=shorter)[0],
+                  "re-encoded": tfrecord_writer.to_rgb_jpeg(original.numpy())[0]}
+        for kind, encoded in stored.items():
+            image = tf.io.decode_jpeg(encoded, channels=3)
+            scale = tf.cast(tf.shape(image), tf.float32) / tf.cast(tf.shape(original), tf.float32)
+            got = _views(image, seed, image_size, (tf.shape(original), scale))
+            for view in want:
+                results.setdefault((kind, view), []).append(_difference(got[view], want[view]))
+    return {key: tuple(np.mean(values, axis=0)) for key, values in results.items()}
+
+
+def compare_stored_sizes(shorters):
+    """Prints the --resize_shorter table and the pixel differences; returns the stored-size ratio."""
+    if not os.path.isdir(FLAGS.dataset) or FLAGS.dataset == "demo":
+        raise app.UsageError("--resize_shorter needs --dataset=<an image folder> (e.g. --make_imagenet_like's).")
+    root = tempfile.mkdtemp(prefix="bench_input_stored_")
+    specs = {shorter: _stored(FLAGS.dataset, shorter, root) for shorter in shorters}
+    names = [str(shorter or "as is") for shorter in shorters]
+    print(" | ".join(["size", "repeat"] + [f"{n} img/s" for n in names] + [f"{n} CPU ms" for n in names]
+                     + [f"{names[-1]}/{names[0]} img per CPU s"]))
+    report, ratios = SkipReport(), {}
+    for size in map(int, FLAGS.image_size):
+        for repeat in range(FLAGS.repeats):
+            order = shorters if repeat % 2 == 0 else shorters[::-1]  # Alternate which runs first.
+            rates = {shorter: measure(size, True, False, report, specs[shorter]) for shorter in order}
+            ratio = rates[shorters[0]][1] / rates[shorters[-1]][1]
+            ratios.setdefault(size, []).append(ratio)
+            print(" | ".join([f"{size:>4}", f"{repeat + 1:>6}"]
+                             + [f"{rates[s][0]:>{len(n) + 6}.0f}" for s, n in zip(shorters, names)]
+                             + [f"{rates[s][1]:>{len(n) + 7}.3f}" for s, n in zip(shorters, names)]
+                             + [f"{ratio:.2f}"]), flush=True)
+    print(report.summary())
+    if shorters[-1]:
+        differences = pixel_differences(FLAGS.dataset, shorters[-1], int(FLAGS.image_size[0]), FLAGS.pixel_images)
+        print(f"pixels, {FLAGS.pixel_images} images, same crops and seeds, stored vs original JPEG "
+              "(0-255 units): view | mean abs difference | PSNR dB")
+        for (kind, view), (mean_abs, psnr) in differences.items():
+            print(f"  {kind} to {shorters[-1] if kind == 'resized' else 'q95'}: {view} | {mean_abs:.2f} | {psnr:.1f}")
+    for size, values in ratios.items():
+        print(f"size {size}: {names[-1]}/{names[0]} images per CPU second {_span(values)}")
+    return statistics.median(ratios[int(FLAGS.image_size[0])])
+
+
 def main(argv):
     del argv
     if FLAGS.make_imagenet_like:
@@ -184,6 +309,13 @@ def main(argv):
         paths = make_imagenet_like(FLAGS.dataset, FLAGS.make_imagenet_like)
         size = sum(os.path.getsize(path) for path in paths) / len(paths) / 1024
         print(f"wrote {len(paths)} JPEGs ({size:.0f} KiB on average) into {FLAGS.dataset}")
+    # The service and stored-size comparisons each end the run with their ratio, together on one line.
+    summary = []
+    if FLAGS.resize_shorter:
+        summary.append(f"stored_size_ratio={compare_stored_sizes([int(v) for v in FLAGS.resize_shorter]):.3f}")
+    if FLAGS.resize_shorter and not FLAGS.data_service_workers:
+        print(" ".join(summary))
+        return
     print(f"dataset={FLAGS.dataset} split={FLAGS.split} batch={FLAGS.batch_size} "
           f"steps={FLAGS.steps} decode={'full' if FLAGS.data_service_workers else FLAGS.decode}; "
           "CPU ms = process CPU time per image")
@@ -191,7 +323,8 @@ def main(argv):
     if FLAGS.data_service_workers:
         ratio = service_table(report)
         print(report.summary())
-        print(f"service_ratio={ratio:.2f}" if ratio is not None else "service_ratio=-")
+        summary.insert(0, f"service_ratio={ratio:.2f}" if ratio is not None else "service_ratio=-")
+        print(" ".join(summary))
         return
     print(" | ".join(f"{title:>{width}}" for title, width, _ in _COLUMNS))
     ratios = {}  # Size -> [(fused/full img/s, full/fused CPU)].

@@ -36,12 +36,13 @@ The last line printed is `img_per_s=<number>`.
 """
 import os
 import resource
-import tempfile
 import time
 
 from absl import app
 from absl import flags
 import numpy as np
+
+from step_timing import build_trainer, op_flops, random_images, step_flops, step_ops, step_settings, train_step_seconds
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("phase", "spot", ["spot", "autoencoder"], "Which phase's train_step to time.")
@@ -57,61 +58,6 @@ flags.DEFINE_bool("count_flops", True, "Count the step's FLOPs from the traced g
 flags.DEFINE_bool("matmul_peak", True, "Measure the fp32 / bf16 matmul peak of this machine.")
 flags.DEFINE_bool("shape_peak", True, "Time the step's convolutions and matmuls as tf.matmul of their GEMM shapes "
                   "(none and bf16 runs).")
-
-
-def build_trainer(settings, phase):
-    """The trainer as the phase runner builds it (call under the run's precision)."""
-    from spot_tf.training.builders import build_autoencoder_trainer, build_spot_trainer
-    return build_spot_trainer(settings) if phase == "spot" else build_autoencoder_trainer(settings)
-
-
-def _op_flops(op):
-    """Multiply-add FLOPs (x2) of a convolution, its backprops or a matmul; 0 for other ops."""
-    def dims(tensor):
-        shape = tensor.shape
-        return None if shape.rank is None or None in shape.as_list() else shape.as_list()
-    if op.type in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNative"):
-        # Every one is out_elements x kh x kw x (in channels per group) multiply-adds of the forward conv.
-        if op.type == "Conv2D":
-            out, kernel = dims(op.outputs[0]), dims(op.inputs[1])
-        elif op.type == "Conv2DBackpropInput":
-            out, kernel = dims(op.inputs[2]), dims(op.inputs[1])
-        elif op.type == "Conv2DBackpropFilter":
-            out, kernel = dims(op.inputs[2]), dims(op.outputs[0])
-        else:
-            out, kernel = dims(op.outputs[0]), dims(op.inputs[1])
-            return 2 * np.prod(out) * kernel[0] * kernel[1] if out and kernel else 0
-        return 2 * int(np.prod(out)) * kernel[0] * kernel[1] * kernel[2] if out and kernel else 0
-    if op.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3"):
-        a, out = dims(op.inputs[0]), dims(op.outputs[0])
-        if not a or not out:
-            return 0
-        transpose_a = op.get_attr("transpose_a") if op.type == "MatMul" else op.get_attr("adj_x")
-        return 2 * int(np.prod(out)) * (a[-2] if transpose_a else a[-1])
-    return 0
-
-
-def step_ops(trainer, images):
-    """The ops of the traced train_step that its outputs and side effects depend on (gradients nobody
-    uses are pruned, as at run time)."""
-    import tensorflow as tf
-    spec = tf.TensorSpec(images.shape, images.dtype)
-    graph = tf.function(trainer.train_step).get_concrete_function(spec).graph
-    seen, todo = set(), [t.op for t in graph.outputs] + list(graph.control_outputs)
-    while todo:
-        op = todo.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        todo.extend(t.op for t in op.inputs)
-        todo.extend(op.control_inputs)
-    return [graph.get_operation_by_name(name) for name in seen]
-
-
-def step_flops(ops):
-    """FLOPs of one train_step's `step_ops`: convolutions (forward and both backprops) and matmuls,
-    counted analytically from their static shapes."""
-    return sum(_op_flops(op) for op in ops)
 
 
 def _forward_conv(op):
@@ -132,7 +78,7 @@ def padding_share(ops):
         return sum(sum(0 <= o * stride - pad + k < size_in for k in range(kernel)) for o in range(size_out))
     total = padding = 0
     for op in ops:
-        flops = _op_flops(op)
+        flops = op_flops(op)
         if not flops or op.type not in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
             continue
         total += flops
@@ -222,38 +168,13 @@ def main(argv):
     del argv
     import tensorflow as tf
     from spot_tf.run.precision import precision
-    from spot_tf.settings import RunSettings
 
     settings_values = dict(
         image_size=FLAGS.image_size, ae_depth=FLAGS.ae_depth, batch_size=FLAGS.batch_size,
-        mixed_precision=FLAGS.mixed_precision, xla=FLAGS.xla, generator_loss=FLAGS.generator_loss, ae_steps=1000,
-        spot_steps=1000)
-    settings = RunSettings.from_flat(tempfile.mkdtemp(prefix="bench_train_step_"), settings_values).validate()
-    images = tf.constant(np.random.RandomState(0).uniform(
-        -1, 1, (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)).astype(np.float32))
-    iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
-    # Built and traced under the run's precision, as the phase runner does.
-    with precision(settings.training.mixed_precision):
-        trainer = build_trainer(settings, FLAGS.phase)
-        trainer.make_train_function()
-        train_function = trainer.train_function
-        train_function(iterator)
-
-    def run_step():
-        logs = train_function(iterator)
-        if hasattr(logs, "get_value"):
-            logs = logs.get_value()
-        # Block on the result (the step's metrics depend on every update).
-        values = {k: np.asarray(v) for k, v in logs.items()}
-        return {k: float(v.reshape(-1)[0]) if v.size else float("nan") for k, v in values.items()}
-
-    for _ in range(FLAGS.warmup):
-        logs = run_step()
-    times = []
-    for _ in range(FLAGS.steps):
-        start = time.perf_counter()
-        logs = run_step()
-        times.append(time.perf_counter() - start)
+        mixed_precision=FLAGS.mixed_precision, xla=FLAGS.xla, generator_loss=FLAGS.generator_loss)
+    settings = step_settings(**settings_values)
+    images = random_images(FLAGS.batch_size, FLAGS.image_size)
+    times, logs = train_step_seconds(settings, FLAGS.phase, images, FLAGS.steps, FLAGS.warmup)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     bad = {k: v for k, v in logs.items() if not np.isfinite(v)}
     if bad:
@@ -264,8 +185,7 @@ def main(argv):
     flops = reference_ops = None
     if FLAGS.count_flops or FLAGS.shape_peak:
         # The float32 formulation of the same step (see the module doc): its FLOPs and GEMM shapes.
-        reference_settings = RunSettings.from_flat(tempfile.mkdtemp(prefix="bench_train_step_"), {
-            **settings_values, "mixed_precision": "none"}).validate()
+        reference_settings = step_settings(**{**settings_values, "mixed_precision": "none"})
         with precision("none"):
             reference_ops = step_ops(build_trainer(reference_settings, FLAGS.phase), images)
         flops = step_flops(reference_ops) if FLAGS.count_flops else None

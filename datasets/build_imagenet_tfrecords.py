@@ -25,6 +25,8 @@ flags.DEFINE_integer("unlabeled_shards", 128, "Shards of unlabeled-*, if there i
 flags.DEFINE_string("synset_text_file", None, "Optional 'synset human text' lines (e.g. ImageNet's "
                     "LOC_synset_mapping.txt) for image/class/text; else the folder name.")
 flags.DEFINE_integer("num_workers", 8, "Shards written in parallel.")
+flags.DEFINE_integer("resize_shorter", converters.STORED_SHORTER_SIDE, converters.RESIZE_SHORTER_HELP,
+                     lower_bound=0)
 flags.DEFINE_integer("seed", 0, "Seed of the shuffle that mixes classes across shards.")
 flags.mark_flags_as_required(["input_dir", "output_dir"])
 
@@ -38,7 +40,8 @@ def main(argv):
                     written_prefix("unsupervised"): FLAGS.unlabeled_shards},
         class_text=converters.read_synset_text(FLAGS.synset_text_file) if FLAGS.synset_text_file
         else None,
-        seed=FLAGS.seed, num_workers=FLAGS.num_workers)
+        seed=FLAGS.seed, num_workers=FLAGS.num_workers,
+        resize_shorter=FLAGS.resize_shorter)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ flags.DEFINE_integer("train_shards", 8, "Shards of train-*.")
 flags.DEFINE_integer("validation_shards", 8, "Shards of validation-* (the STL-10 test set).")
 flags.DEFINE_integer("unlabeled_shards", 64, "Shards of unlabeled-*.")
 flags.DEFINE_integer("num_workers", 8, "Shards written in parallel.")
+flags.DEFINE_integer("resize_shorter", converters.STORED_SHORTER_SIDE, converters.RESIZE_SHORTER_HELP,
+                     lower_bound=0)
 flags.mark_flags_as_required(["binary_dir", "output_dir"])
 
 
@@ -30,7 +32,8 @@ def main(argv):
         num_shards={written_prefix("train"): FLAGS.train_shards,
                     written_prefix("test"): FLAGS.validation_shards,
                     written_prefix("unsupervised"): FLAGS.unlabeled_shards},
-        num_workers=FLAGS.num_workers)
+        num_workers=FLAGS.num_workers,
+        resize_shorter=FLAGS.resize_shorter)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,13 @@ def two_replicas():
     return tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
 
 
+@pytest.fixture
+def native_bf16_cpu(monkeypatch):
+    """This test's CPU counts as one with native bfloat16, so the bf16 gradient rewrites are traced on it."""
+    from spot_tf.models import device_kernels
+    monkeypatch.setattr(device_kernels, "cpu_has_native_bf16", lambda: True)
+
+
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory):
     """The embedded demo data, written once for the session."""

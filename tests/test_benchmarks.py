@@ -66,3 +66,45 @@ def test_bench_voc_seg_prints_the_step_time_flops_and_the_protocols_projection()
     assert float(row[4]) > 0 and row[6].strip().endswith("days")
     assert any(line.startswith("at 100.0 TFLOP/s achieved:") for line in lines)
     assert float(lines[-1].split("=")[1]) > 0
+
+
+def _accelerator_check(*flags):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "accelerator_check.py"),
+                             "--image_size=32", "--ae_depth=4", "--batch_size=4", "--steps=1", "--warmup=0",
+                             "--input_batches=1", "--phases=autoencoder", "--xla=false", *flags],
+                            capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.strip().startswith("row |"))
+    rows = {}
+    for line in lines[header + 1:]:
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 2:
+            rows[(cells[0], cells[1])] = cells
+    return lines, rows
+
+
+def test_accelerator_check_times_one_and_all_devices_and_the_input():
+    lines, rows = _accelerator_check("--precisions=none", "--cpu_devices=2", "--service_workers=1",
+                                     "--count_flops=false")
+    assert lines[0].startswith("devices: 2 CPU")
+    local = float(rows[("input local", "host")][3])
+    assert local > 0 and ("input tf.data service (1 w)", "host") in rows
+    one, both = rows[("autoencoder float32 no XLA", "1")], rows[("autoencoder float32 no XLA", "2")]
+    assert both[2] == "8" and float(one[3]) > 0 and float(both[3]) > 0
+    # Scaling: the two-device rate over twice the one-device rate; input share: the step's rate over the input's.
+    # (The table rounds rates to 4 significant digits, scaling to 1%, shares to 3 digits.)
+    scaling = 100 * float(both[3]) / (2 * float(one[3]))
+    assert abs(float(both[5].rstrip("%")) - scaling) <= 0.5 + 0.002 * scaling
+    share = 100 * float(one[3]) / local
+    assert abs(float(one[6].rstrip("%")) - share) <= 0.01 * share
+    assert lines[-1] == "rows=2 failed=0"
+
+
+def test_accelerator_check_reports_a_failing_row_and_goes_on():
+    # 34 px is no multiple of 2**4: every step row fails, the input rows do not.
+    lines, rows = _accelerator_check("--image_size=34", "--precisions=fp16", "--service_workers=0")
+    assert rows[("autoencoder fp16 no XLA", "1")][3].startswith("failed: SettingError")
+    assert float(rows[("input local", "host")][3]) > 0
+    assert lines[-1] == "rows=0 failed=1"

@@ -55,3 +55,23 @@ def test_data_service_workers_compares_the_service_with_the_local_pipeline(demo_
     assert local_ratio == 1.0 and abs(ratio - rate / local_rate) <= 0.005 + ratio * (0.5 / rate + 0.5 / local_rate)
     last = run.stdout.strip().splitlines()[-1]
     assert last == f"service_ratio={ratio:.2f}"
+
+
+def test_resize_shorter_compares_stored_sizes_and_their_pixels(tmp_path):
+    folder = str(tmp_path / "imagenet_like")
+    run = _bench(f"--dataset={folder}", "--make_imagenet_like=4", "--split=train", "--image_size=32",
+                 "--batch_size=2", "--steps=1", "--warmup=0", "--resize_shorter=0,256", "--pixel_images=2")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    stored = {line.split(":")[0]: line for line in lines if line.startswith("stored shorter side")}
+    sizes = {key: [float(v) for v in line.split(", ")[1].split(" and")[0].split("x")] for key, line in stored.items()}
+    # 500x375 and 375x500 JPEGs: their shorter side comes down to 256, the longer to scale.
+    assert min(sizes["stored shorter side as is"]) >= 375 and max(sizes["stored shorter side 256"]) <= 341
+    pixels = [line for line in lines if line.startswith("  resized to 256") or line.startswith("  re-encoded")]
+    assert len(pixels) == 6 and all(float(line.split("|")[2]) > 20 for line in pixels)  # PSNR dB.
+    assert lines[-1].startswith("stored_size_ratio=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_resize_shorter_needs_an_image_folder():
+    run = _bench("--dataset=demo", "--resize_shorter=0,256")
+    assert run.returncode != 0 and "--resize_shorter needs --dataset=<an image folder>" in run.stderr

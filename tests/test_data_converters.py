@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from spot_tf.data import converters
 from spot_tf.data import imagenet_tfrecord
+from spot_tf.data import preprocessing
+from spot_tf.data import probe_views
 from test_data_image_folder import make_image_folder
 
 
@@ -67,13 +69,37 @@ def test_read_stl10_images_transposes(tmp_path):
     assert read[0, 1, 2].tolist() == [255] * 3 and read[0, 2, 1].tolist() == [0, 1, 2]
 
 
+def test_build_from_folder_stores_images_shrunk_to_their_shorter_side(tmp_path):
+    make_image_folder(tmp_path / "in", classes=("cat",), size=(40, 36))
+    written = converters.build_from_folder(str(tmp_path / "in"), str(tmp_path / "out"), {}, resize_shorter=18)
+    shapes = {tuple(tf.io.decode_jpeg(f["image/encoded"].bytes_list.value[0]).shape)
+              for prefix in written for f in _read(written[prefix])}
+    assert shapes == {(18, 20, 3)}
+
+
+def _least_training_crop_side(side, count=3000):
+    """The least shorter side of `count` training windows of a side x side image (the least area for its side)."""
+    def crop_side(index):
+        seeds = preprocessing.train_seeds(tf.stack([index, tf.constant(3, tf.int64)]))
+        _, size = preprocessing.train_crop_window(tf.constant([side, side, 3]), seeds)
+        return tf.reduce_min(size[:2])
+    return int(tf.data.Dataset.range(count).map(crop_side).reduce(side, tf.minimum))
+
+
+def test_the_stored_side_upsamples_no_128_px_training_crop_nor_probe_image():
+    assert _least_training_crop_side(converters.STORED_SHORTER_SIDE) >= 128
+    assert _least_training_crop_side(converters.STORED_SHORTER_SIDE - 8) < 128  # The bound is tight.
+    for protocol in probe_views.PROTOCOLS.values():
+        assert probe_views.side(protocol.crop, protocol.crop) <= converters.STORED_SHORTER_SIDE
+
+
 def test_convert_stl10(tmp_path):
     _write_stl10(tmp_path, 4)
     _write_stl10(tmp_path, 2, stem="test")
     _write_stl10(tmp_path, 3, labels=False, stem="unlabeled")
     out = str(tmp_path / "out")
     written = converters.convert_stl10(str(tmp_path), out,
-                                       {"train": 2, "validation": 1, "unlabeled": 1})
+                                       {"train": 2, "validation": 1, "unlabeled": 1}, resize_shorter=256)
     assert set(written) == {"train", "validation", "unlabeled"}
     train = _read(written["train"])
     assert [f["image/class/label"].int64_list.value[0] for f in train] == [1, 2, 3, 4]

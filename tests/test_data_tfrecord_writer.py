@@ -55,3 +55,28 @@ def test_write_sharded_and_labels(tmp_path):
     tfrecord_writer.write_labels_file(str(tmp_path), ["b", "a"])
     assert tfrecord_writer.read_labels_file(str(tmp_path)) == ("b", "a")
     assert tfrecord_writer.read_labels_file(str(tmp_path / "nowhere")) is None
+
+
+@pytest.mark.parametrize("size, shorter, stored", [
+    ((500, 375), 256, (341, 256)), ((375, 500), 256, (256, 341)), ((300, 300), 256, (256, 256)),
+    ((200, 150), 256, (200, 150)), ((500, 375), 0, (500, 375)), ((1000, 100), 50, (500, 50))])
+def test_stored_size_shrinks_the_shorter_side_and_never_enlarges(size, shorter, stored):
+    assert tfrecord_writer.stored_size(*size, shorter) == stored
+
+
+def _jpeg(size):
+    buffer = io.BytesIO()
+    pixels = np.random.RandomState(0).randint(0, 256, (size[1], size[0], 3), np.uint8)
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_a_jpeg_is_stored_shrunk_to_its_shorter_side_and_a_small_one_as_it_is():
+    large, small = _jpeg((50, 40)), _jpeg((25, 20))
+    encoded, height, width = tfrecord_writer.to_rgb_jpeg(large, resize_shorter=20)
+    assert (height, width) == (20, 25) and tf.io.decode_jpeg(encoded).shape == (20, 25, 3)
+    assert tfrecord_writer.to_rgb_jpeg(small, resize_shorter=20) == (small, 20, 25)
+    assert tfrecord_writer.to_rgb_jpeg(large) == (large, 40, 50)
+    example = tfrecord_writer.image_example(np.zeros((40, 50, 3), np.uint8), 1, resize_shorter=10)
+    assert example.features.feature["image/height"].int64_list.value == [10]
+    assert example.features.feature["image/width"].int64_list.value == [12]

@@ -49,10 +49,10 @@ def test_serialization_and_keras_file(tmp_path):
     run_layer_test(model, images, tmp_path, call_kwargs={"mask": mask, "training": False})
 
 
-def test_bf16_training_gradients_convolve_and_multiply_in_bf16_without_slow_kernels():
+def test_bf16_training_gradients_convolve_and_multiply_in_bf16_without_slow_kernels(native_bf16_cpu):
     """The bf16 spot step's convolutions and matmuls all run in bfloat16, and the kernels that made it slow
     are gone: ResizeBilinearGrad (float32 copy of the decoder's gradients) and oneDNN's weight gradient
-    on the repair network's first block (2x2x512 here, 6x6x512 at 96 px)."""
+    on the repair network's first block (2x2x512 here, 6x6x512 at 96 px), on a CPU with native bfloat16."""
     with precision("bf16"):
         model = SpotModel(image_size=32)
         model.build()

@@ -11,7 +11,7 @@ from spot_tf.run.checkpoints import restore_spot_model
 def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache, monkeypatch):
     from spot_tf.run import precision
     # auto on a CPU with native bfloat16: bf16, recorded as such in config.json.
-    monkeypatch.setattr(precision, "_read_cpuinfo", lambda: "flags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    monkeypatch.setattr(precision, "read_cpuinfo", lambda: "flags\t\t: fpu avx2 avx512f avx512_bf16\n")
     settings = tiny_settings(tmp_path, demo_cache, mixed_precision="auto", ae_steps=2, spot_steps=2, eval_steps=2,
                              eval_image_size=32, eval_batch_size=4)
     seconds = run_phases(settings, "all")

@@ -42,12 +42,12 @@ def test_auto_picks_bf16_only_on_a_cpu_with_native_bfloat16_and_no_amx():
 def test_auto_is_resolved_once_into_the_settings_and_a_named_precision_is_kept(tmp_path, monkeypatch):
     from spot_tf.run import precision as precision_lib
     from spot_tf.settings import RunSettings
-    monkeypatch.setattr(precision_lib, "_read_cpuinfo", lambda: _cpuinfo("avx512_bf16"))
+    monkeypatch.setattr(precision_lib, "read_cpuinfo", lambda: _cpuinfo("avx512_bf16"))
     settings = RunSettings.from_flat(str(tmp_path), {"mixed_precision": "auto"}).validate()
     assert precision_lib.resolve_training_precision(settings).training.mixed_precision == "bf16"
     with precision_lib.precision("auto"):
         assert keras.config.dtype_policy().name == "mixed_bfloat16"
-    monkeypatch.setattr(precision_lib, "_read_cpuinfo", lambda: _cpuinfo("avx512_bf16 amx_bf16"))
+    monkeypatch.setattr(precision_lib, "read_cpuinfo", lambda: _cpuinfo("avx512_bf16 amx_bf16"))
     assert precision_lib.resolve_training_precision(settings).training.mixed_precision == "none"
     fp16 = settings.replace(mixed_precision="fp16")
     assert precision_lib.resolve_training_precision(fp16) is fp16

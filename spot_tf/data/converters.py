@@ -16,6 +16,19 @@ from spot_tf.data import image_folder
 from spot_tf.data import records
 from spot_tf.data import tfrecord_writer
 
+# The converters' default ``resize_shorter``: the least shorter side at which nothing this project reads
+# from the stored images is upsampled. A training crop (preprocessing.train_crop_window) covers at
+# least AREA_RANGE[0] = 0.333 of the image at an aspect ratio (width / height) within 0.75-1.33; for a
+# shorter side N the least area is the square image's, and there the crop's shorter side is at least
+# sqrt(0.333 * 0.75) N = 0.4998 N, which the op's integer sizes (width = round(height * aspect), area
+# >= 0.333 N^2) round up to 128 px at N = 256: the 128 px of an ImageNet run (imagenet.flags). Its test
+# view takes the central 85% (217 px at 256). The linear probes bring every image to 256 px
+# (probe_views.SIDE at their own crop sizes: a shorter side of 256, or 256 x 256), so 256 it is.
+# A run at a larger --image_size S needs about 2 S (S / 0.4998).
+STORED_SHORTER_SIDE = 256
+RESIZE_SHORTER_HELP = ("Store each image shrunk to this shorter side (never enlarged; 0 = as it is). The default "
+                       "is the least at which no 128 px training crop and no linear-probe image is upsampled "
+                       "(converters.STORED_SHORTER_SIDE); decoding costs less with fewer pixels.")
 STL10_SIZE = 96
 STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
                  "truck")
@@ -27,7 +40,8 @@ def read_synset_text(path):
         return dict(line.strip().split(maxsplit=1) for line in f if len(line.split()) > 1)
 
 
-def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num_workers=4):
+def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num_workers=4,
+                      resize_shorter=0):
     """Writes the images of an image folder (see image_folder.py for layouts) as TFRecords.
 
     Args:
@@ -38,6 +52,8 @@ def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num
       class_text: optional dict class folder name (synset) -> human-readable text.
       seed: the shuffle that mixes the classes across shards.
       num_workers: shards written in parallel.
+      resize_shorter: > 0: images whose shorter side is longer are stored shrunk to it
+        (``tfrecord_writer.to_rgb_jpeg``; e.g. ``STORED_SHORTER_SIDE``).
 
     Returns:
       dict output prefix -> list of shard paths.
@@ -54,7 +70,7 @@ def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num
         with tf.io.gfile.GFile(path, "rb") as f:
             return tfrecord_writer.image_example(
                 f.read(), label + 1, filename=os.path.basename(path), synset=synset,
-                text=class_text.get(synset, synset))
+                text=class_text.get(synset, synset), resize_shorter=resize_shorter)
 
     written = {}
     for split in splits:
@@ -78,11 +94,12 @@ def read_stl10_images(path):
     return raw.reshape(-1, 3, STL10_SIZE, STL10_SIZE).transpose(0, 3, 2, 1)
 
 
-def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4):
+def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4, resize_shorter=0):
     """Converts ``binary_dir/{train,test,unlabeled}_X.bin`` (+ ``_y.bin``) to TFRecords.
 
     Labels stay 1..10 (ImageNet convention); unlabeled images get label 0. Missing splits are
-    skipped. Returns dict output prefix -> list of shard paths.
+    skipped. ``resize_shorter`` as for ``build_from_folder`` (the 96 px images are never enlarged).
+    Returns dict output prefix -> list of shard paths.
     """
     names_file = os.path.join(binary_dir, "class_names.txt")
     class_names = STL10_CLASSES
@@ -107,7 +124,8 @@ def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4):
             label = int(labels[i])
             name = class_names[label - 1] if label else ""
             return tfrecord_writer.image_example(np.ascontiguousarray(images[i]), label,
-                                                 filename=f"{stem}_{i:06d}", synset=name, text=name)
+                                                 filename=f"{stem}_{i:06d}", synset=name, text=name,
+                                                 resize_shorter=resize_shorter)
 
         written[prefix] = tfrecord_writer.write_sharded(
             range(len(images)), make_example, output_dir, prefix, num_shards.get(prefix, 1),

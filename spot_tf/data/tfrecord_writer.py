@@ -26,28 +26,49 @@ def _int64(value):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
 
-def to_rgb_jpeg(image, quality=95):
+def stored_size(width, height, resize_shorter):
+    """``(width, height)`` with the shorter side brought down to ``resize_shorter`` px, the aspect ratio
+    kept (the longer side rounded); never enlarged, and as it is for ``resize_shorter`` 0."""
+    shorter = min(width, height)
+    if not resize_shorter or shorter <= resize_shorter:
+        return width, height
+    scale = resize_shorter / shorter
+    return ((resize_shorter, max(resize_shorter, round(height * scale))) if width == shorter
+            else (max(resize_shorter, round(width * scale)), resize_shorter))
+
+
+def to_rgb_jpeg(image, quality=95, resize_shorter=0):
     """Returns ``(jpeg_bytes, height, width)`` of an image given as array, PIL image or file bytes.
 
-    RGB JPEG bytes are kept as they are (no second lossy compression); anything else (PNG,
-    greyscale, RGBA, CMYK, arrays) is converted to RGB and encoded.
+    RGB JPEG bytes no larger than asked are kept as they are (no second lossy compression); anything
+    else (PNG, greyscale, RGBA, CMYK, arrays, a JPEG to shrink) is converted to RGB and encoded.
+    ``resize_shorter`` > 0 shrinks an image whose shorter side is longer to that side (``stored_size``)
+    with PIL's bilinear filter, which averages over the whole footprint when it shrinks, as the linear
+    probes' own resize does (torchvision's ``Resize`` on PIL images).
     """
     if isinstance(image, bytes):
         data, image = image, Image.open(io.BytesIO(image))
-        if image.format == "JPEG" and image.mode == "RGB":
+        if (image.format == "JPEG" and image.mode == "RGB"
+                and stored_size(image.width, image.height, resize_shorter) == image.size):
             return data, image.height, image.width
     elif isinstance(image, np.ndarray):
         image = Image.fromarray(np.squeeze(image) if image.ndim == 3 and image.shape[-1] == 1
                                 else image)
     image = image.convert("RGB")
+    size = stored_size(image.width, image.height, resize_shorter)
+    if size != image.size:
+        image = image.resize(size, Image.BILINEAR)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue(), image.height, image.width
 
 
-def image_example(image, label, filename="", synset="", text="", quality=95):
-    """A ``tf.train.Example`` in the ImageNet schema; ``label`` is 1-based (0 = no label)."""
-    encoded, height, width = to_rgb_jpeg(image, quality)
+def image_example(image, label, filename="", synset="", text="", quality=95, resize_shorter=0):
+    """A ``tf.train.Example`` in the ImageNet schema; ``label`` is 1-based (0 = no label).
+
+    ``resize_shorter``: see ``to_rgb_jpeg``.
+    """
+    encoded, height, width = to_rgb_jpeg(image, quality, resize_shorter)
     return tf.train.Example(features=tf.train.Features(feature={
         "image/encoded": _bytes(encoded),
         "image/format": _bytes("JPEG"),

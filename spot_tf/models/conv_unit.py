@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from spot_tf.models.device_kernels import TAP_WEIGHT_GRADIENT, TILING_CONV_GRADIENTS, use_cpu_rewrite
 from spot_tf.models.tracking import track_by_name
 
 # slim's l2_regularizer(s) is s * sum(w**2) / 2; Keras' L2(l) is l * sum(w**2).
@@ -194,20 +195,21 @@ class ConvUnit(keras.layers.Layer):
         return y
 
     def _tap_gradient(self, inputs):
-        """Whether this bfloat16 convolution takes its kernel gradient from per-tap matmuls (see above)."""
+        """Whether this bfloat16 convolution takes its kernel gradient from per-tap matmuls (see above; on CPUs)."""
         height, width = inputs.shape[1], inputs.shape[2]
         return (inputs.dtype == tf.bfloat16 and self.padding == "same" and self.conv.strides == (1, 1)
                 and self.conv.dilation_rate == (1, 1) and height is not None and width is not None
                 and height * width <= TAP_GRADIENT_MAX_PIXELS
-                and inputs.shape[-1] * self.filters >= TAP_GRADIENT_MIN_CHANNEL_PRODUCT)
+                and inputs.shape[-1] * self.filters >= TAP_GRADIENT_MIN_CHANNEL_PRODUCT
+                and use_cpu_rewrite(TAP_WEIGHT_GRADIENT))
 
     def _patch_gradient(self, inputs):
-        """Whether this bfloat16 convolution tiles its input (kernel = stride) and takes matmul gradients."""
+        """Whether this bfloat16 convolution tiles its input (kernel = stride) and takes matmul gradients (on CPUs)."""
         size = self.kernel_size if isinstance(self.kernel_size, (tuple, list)) else (self.kernel_size,) * 2
         height, width = inputs.shape[1], inputs.shape[2]
         return (inputs.dtype == tf.bfloat16 and size[0] == size[1] > 1 and self.conv.strides == tuple(size)
                 and self.conv.dilation_rate == (1, 1) and height is not None and width is not None
-                and height % size[0] == 0 and width % size[1] == 0)
+                and height % size[0] == 0 and width % size[1] == 0 and use_cpu_rewrite(TILING_CONV_GRADIENTS))
 
     def _convolve(self, inputs, extra_inputs):
         if extra_inputs is None and self._patch_gradient(inputs):

@@ -8,6 +8,8 @@ TF2's tf.image.resize sample at half-pixel centres instead and do not reproduce 
 import tensorflow as tf
 from keras import ops
 
+from spot_tf.models.device_kernels import RESIZE_GRADIENT, use_cpu_rewrite
+
 
 def upsample2x_bilinear_tf1(x):
     """2x bilinear upsampling of an NHWC tensor exactly as TF1's default `resize_bilinear`.
@@ -15,11 +17,12 @@ def upsample2x_bilinear_tf1(x):
     Runs the very op the original graph runs (`ResizeBilinear`, half_pixel_centers=False), whose
     CPU kernels (and XLA lowering) are 2-4x faster, forward and backward, than building the result
     from slices, stacks and reshapes. The op computes in float32; the result keeps `x`'s dtype.
-    In bfloat16 (static spatial size) the gradient is a strided depthwise convolution instead of
-    `ResizeBilinearGrad` (see `_upsample2x_bilinear_tf1_bf16`); float32 keeps the op's own gradient.
+    In bfloat16 on a CPU (static spatial size) the gradient is a strided depthwise convolution instead of
+    `ResizeBilinearGrad` (see `_upsample2x_bilinear_tf1_bf16`); float32, and GPUs, keep the op's own gradient.
     """
     height, width = x.shape[1], x.shape[2]
-    if x.dtype == tf.bfloat16 and height is not None and width is not None and x.shape[3] is not None:
+    if (x.dtype == tf.bfloat16 and height is not None and width is not None and x.shape[3] is not None
+            and use_cpu_rewrite(RESIZE_GRADIENT)):
         return _upsample2x_bilinear_tf1_bf16(x)
     if height is None or width is None:
         size = tf.shape(x)[1:3] * 2

@@ -14,19 +14,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from spot_tf.models.device_kernels import CPUINFO, cpu_flags, read_cpuinfo
 from spot_tf.settings import AUTO_PRECISION, PRECISIONS
-
-CPUINFO = "/proc/cpuinfo"
-
-
-def cpu_flags(cpuinfo):
-    """The feature flags in the text of /proc/cpuinfo (its first `flags` line), as a set."""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return set(value.split())
-    return set()
-
 
 def choose_precision(cpuinfo, has_gpu):
     """(precision, why) that `auto` means on a machine with this /proc/cpuinfo text (None: unreadable)."""
@@ -42,19 +31,11 @@ def choose_precision(cpuinfo, has_gpu):
     return "none", "the CPU has no native bfloat16 (no avx512_bf16 in /proc/cpuinfo): bf16 would be emulated"
 
 
-def _read_cpuinfo():
-    try:
-        with open(CPUINFO, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def resolve(name):
     """(precision, why): `name` itself, or what `auto` means on this machine."""
     if name != AUTO_PRECISION:
         return name, "asked for"
-    return choose_precision(_read_cpuinfo(), bool(tf.config.list_physical_devices("GPU")))
+    return choose_precision(read_cpuinfo(), bool(tf.config.list_physical_devices("GPU")))
 
 
 def resolve_training_precision(settings):
