@@ -108,8 +108,13 @@ def test_minimum_input_size():
     assert min_input_size("valid") == 35
     disc = Discriminator(64, padding="valid")
     assert disc.features(tf.zeros((1, 35, 35, 3)))["conv_5"].shape[1:3] == (1, 1)
-    with pytest.raises(Exception):
-        disc.features(tf.zeros((1, 34, 34, 3)))
+    # One pixel less leaves conv_3..conv_5 without a position: TensorFlow raises on some CPUs and returns
+    # empty maps on others (oneDNN's AVX2 kernels).
+    try:
+        maps = disc.features(tf.zeros((1, 34, 34, 3)))
+    except (tf.errors.InvalidArgumentError, ValueError):
+        return
+    assert 0 in maps["conv_5"].shape[1:3]
 
 
 def test_a_failed_export_keeps_the_previous_one(exported, monkeypatch):

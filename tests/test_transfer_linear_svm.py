@@ -122,3 +122,39 @@ def test_a_class_without_test_positives_has_no_ap_and_bad_arguments_are_named():
         fit_svm_path(features, svm_targets(labels), (1.0,), solver="liblinear")
     with pytest.raises(ValueError, match="N examples x Q problems"):
         fit_svm_path(features, svm_targets(labels)[:10], (1.0,))
+
+
+def test_fewer_images_than_the_preconditioners_rank_still_reach_liblinears_objective():
+    # 12 images and 3 folds: K has rank <= 12 < the 16 eigenpairs, and each fold holds rows out (cost 0).
+    features, labels = voc_like(12, 40, 2, seed=3, signal=1.0)
+    x, targets = normalize_features(features), svm_targets(labels)
+    rows = np.ones_like(targets, bool)
+    rows[:4, 0] = False  # held out of the first class's fit
+    weights, biases = fit_svm_path(x, targets, COSTS, rows, solver="tf")
+    assert np.all(np.isfinite(weights)) and np.all(np.isfinite(biases))
+    for k, cost in enumerate(COSTS):
+        for q in range(targets.shape[1]):
+            kept = rows[:, q]
+            svm = LinearSVC(C=cost, class_weight={1: 2.0, -1: 1.0}, intercept_scaling=1.0, tol=1e-8,
+                            max_iter=100000).fit(x[kept], targets[kept, q])
+            ours = svm_objective(x[kept], targets[kept, q:q + 1], cost, weights[k, :, q:q + 1], biases[k, q:q + 1])
+            theirs = svm_objective(x[kept], targets[kept, q:q + 1], cost, svm.coef_.T, svm.intercept_)
+            assert ours[0] <= theirs[0] * (1 + 1e-4) + 1e-9
+
+
+def test_the_preconditioner_of_a_spectrum_without_rest_skips_held_out_rows():
+    # K's whole spectrum among the top eigenpairs leaves rest 0; a held-out row (cost 0) must not divide 0 by 0.
+    import tensorflow as tf
+    from spot_tf.transfer import linear_svm
+    x = normalize_features(voc_like(6, 8, 1, seed=1)[0])
+    gram = tf.constant(x @ x.T + 1.0, tf.float64)
+    values, vectors, _ = linear_svm._top_eigenpairs(gram, 16)
+    active = np.ones((6, 1), bool)
+    active[0] = False
+    inverse_costs = np.where(active, 0.5, 0.0)
+    rhs = np.where(active, 1.0, 0.0)
+    solution = linear_svm._conjugate_gradients(tf.cast(gram, tf.float32), (values, vectors, 0.0), active,
+                                               inverse_costs, rhs, 1e-6, 50)
+    expected = np.zeros(6)
+    expected[1:] = np.linalg.solve(gram.numpy()[1:, 1:] + 0.5 * np.eye(5), np.ones(5))
+    np.testing.assert_allclose(solution[:, 0], expected, rtol=1e-3, atol=1e-4)

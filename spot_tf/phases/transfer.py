@@ -125,6 +125,7 @@ IDENTITY = ("source", "protocol", "finetune_layers", "train_from", "image_size",
 IDENTITY_FILE = "evaluation.json"
 # The setting that changes each part of what was evaluated (the identity and the rest of "evaluated").
 IDENTITY_SETTINGS = {"source": "eval_source", "protocol": "probe_protocol", "finetune_layers": "finetune_layers",
+                     "image_size": "eval_image_size", "batch_size": "eval_batch_size", "num_classes": "dataset",
                      "dataset": "dataset", "ten_crop": "ten_crop", "protocol_steps": "eval_batch_size",
                      "train_from": "voc_train_from", "fc_channels": "voc_seg_fc_channels"}
 

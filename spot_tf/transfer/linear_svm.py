@@ -195,7 +195,11 @@ def _top_eigenpairs(gram64, rank, power_steps=4, seed=0):
     values, vectors = np.linalg.eigh(_matmul(tf.transpose(basis), _matmul(gram64, basis)))
     values, vectors = values[::-1][:rank], _matmul(basis, vectors[:, ::-1])[:, :rank]
     rest = max(float(np.trace(gram64.numpy())) - values.sum(), 0.0) / n
-    return np.maximum(values, 1e-12), vectors, rest
+    # K of rank below r (fewer images than r, duplicates): its null directions would make the
+    # preconditioner's r x r system singular.
+    keep = values > 1e-6 * max(values[0], 1e-12)
+    keep[0] = True
+    return np.maximum(values[keep], 1e-12), vectors[:, keep], rest
 
 
 def _matmul(a, b):
@@ -244,7 +248,8 @@ def _conjugate_gradients(gram32, top, active, inverse_costs, rhs, forcing, max_s
     """
     values, vectors, rest = top
     mask = active.astype(np.float32)
-    diagonal = mask * np.float32(1.0) / (inverse_costs + rest).astype(np.float32)
+    # 0 off A: a held-out row (cost 0) of a spectrum without rest (K of rank <= r) would divide 0 by 0.
+    diagonal = np.divide(mask, inverse_costs + rest, out=np.zeros(mask.shape), where=active).astype(np.float32)
     vectors = vectors.astype(np.float32)
     small = _matmul(vectors.T[None] * diagonal.T[:, None, :], vectors) + np.diag(1.0 / values).astype(np.float32)
     small_inverse = tf.linalg.inv(tf.constant(small, tf.float64))
