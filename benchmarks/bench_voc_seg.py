@@ -16,7 +16,7 @@ from absl import app, flags
 
 # Its op count, and its --steps (timed steps, rounded up here to a multiple of the protocol's iter_size)
 # and --warmup (untimed steps first: tracing).
-from step_timing import step_flops
+from bench_train_step import step_flops
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("height", 375, "Image height.")
