@@ -17,3 +17,20 @@ def run(*flags, env=None, timeout=600):
     """Runs the script to completion; returns the CompletedProcess (stdout and stderr as text)."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run(command(*flags), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT)
+
+
+def killed_after_checkpoint(flags, folder, step):
+    """Runs the script until `folder` holds ckpt-`step` (5 min at most), kills it with SIGKILL and returns the
+    newest checkpoint step left in `folder`."""
+    import glob
+    import re
+    import signal
+    import time
+    process = subprocess.Popen(command(*flags), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    deadline = time.time() + 300
+    while not (folder / f"ckpt-{step}.index").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    return max(int(re.search(r"ckpt-(\d+)\.index", p).group(1)) for p in glob.glob(str(folder / "ckpt-*.index")))

@@ -4,14 +4,11 @@ import glob
 import json
 import os
 import re
-import signal
-import subprocess
-import time
 
 import tensorflow as tf
 
 from conftest import summary_tags
-from e2e import ROOT, command, run
+from e2e import killed_after_checkpoint, run
 from test_e2e_multi_worker import run_workers
 
 PROBE = ["--phase=linear_eval", "--dataset=demo", "--eval_source=random", "--image_size=32", "--eval_image_size=32",
@@ -30,14 +27,7 @@ def _event_steps(log_dir, tag):
 def test_sigkill_loses_at_most_checkpoint_every_steps_and_the_rerun_continues(tmp_path, demo_cache):
     flags = [f"--model_dir={tmp_path}", f"--data_cache_dir={demo_cache}", *PROBE, "--eval_steps=60"]
     folder = tmp_path / "linear_eval_random"
-    process = subprocess.Popen(command(*flags), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    deadline = time.time() + 300
-    while not (folder / "ckpt-10.index").exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
-    saved = max(int(re.search(r"ckpt-(\d+)\.index", p).group(1)) for p in glob.glob(str(folder / "ckpt-*.index")))
+    saved = killed_after_checkpoint([*flags], folder, 10)
     assert 10 <= saved < 60 and not (folder / "results.json").exists()
     written = max(step for steps in _event_steps(folder / "logs", "train/conv_1_loss").values() for step in steps)
     # The logs reach no further than a checkpoint_every past the last checkpoint.

@@ -2,16 +2,11 @@
 the fine-tuning resumed after SIGKILL, the random baselines' folders, and a VOC folder without its test
 set refused in one line. (`all` with voc_dataset: test_phases_voc.py; the report rows:
 test_transfer_run_report.py.)"""
-import glob
 import json
 import os
-import re
-import signal
-import subprocess
-import time
 
 from conftest import summary_tags
-from e2e import ROOT, command, run
+from e2e import killed_after_checkpoint, run
 from voc_data import TRAINVAL_ONLY, prepare_tfds_voc, write_vocdevkit
 
 TINY = ["--dataset=demo", "--image_size=32", "--eval_image_size=32", "--eval_batch_size=4", "--batch_size=4",
@@ -29,15 +24,7 @@ def test_a_vocdevkit_fine_tuning_resumes_after_sigkill_and_the_svms_run(tmp_path
     flags = [f"--model_dir={tmp_path / 'run'}", f"--data_cache_dir={demo_cache}", f"--voc_dataset={voc}",
              "--eval_source=random", *TINY]
     folder = tmp_path / "run" / "voc07_finetune_random"
-    process = subprocess.Popen(command(*flags, "--phase=voc07_finetune", "--eval_steps=30"), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    deadline = time.time() + 300
-    while not (folder / "ckpt-4.index").exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
-    saved = max(int(re.search(r"ckpt-(\d+)\.index", p).group(1)) for p in glob.glob(str(folder / "ckpt-*.index")))
+    saved = killed_after_checkpoint([*flags, "--phase=voc07_finetune", "--eval_steps=30"], folder, 4)
     assert 4 <= saved < 30 and not (folder / "results.json").exists()
 
     rerun = run(*flags, "--phase=voc07_finetune", "--eval_steps=30")

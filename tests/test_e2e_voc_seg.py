@@ -1,19 +1,14 @@
 """End to end: voc_seg trains FCN-32s on a tiny VOC2012 + SBD folder, resumes after SIGKILL, writes its
 random baseline's folder and the report row, and refuses bad masks in one line."""
-import glob
 import json
 import os
-import re
-import signal
-import subprocess
-import time
 
 import numpy as np
 from PIL import Image
 from voc_seg_data import write_sbd, write_voc2012
 
 from conftest import summary_tags
-from e2e import ROOT, command, run
+from e2e import killed_after_checkpoint, run
 
 from spot_tf.data.voc_segmentation import SEGMENTATION_CLASSES
 
@@ -29,14 +24,7 @@ def test_voc_seg_resumes_after_sigkill_and_writes_the_random_baseline(tmp_path, 
     write_sbd(tmp_path, ["2008_000001", "2008_000007"])
     flags = _flags(tmp_path, demo_cache, f"--sbd_dir={tmp_path / 'benchmark_RELEASE'}", "--eval_steps=16")
     folder = tmp_path / "run" / "voc_seg_random"
-    process = subprocess.Popen(command(*flags), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    deadline = time.time() + 300
-    while not (folder / "ckpt-4.index").exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
-    saved = max(int(re.search(r"ckpt-(\d+)\.index", p).group(1)) for p in glob.glob(str(folder / "ckpt-*.index")))
+    saved = killed_after_checkpoint([*flags], folder, 4)
     assert 4 <= saved < 16 and not (folder / "results.json").exists()
 
     rerun = run(*flags)
