@@ -6,7 +6,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "train_scripts", "train_spot.py")
 TINY = ["--image_size=32", "--batch_size=8", "--ae_steps=4", "--spot_steps=4", "--eval_steps=4",
-        "--checkpoint_every=2", "--summary_every=2", "--eval_image_size=32", "--eval_batch_size=8"]
+        "--checkpoint_every=2", "--summary_every=2", "--eval_image_size=32", "--eval_batch_size=32"]
 
 
 def command(*flags):

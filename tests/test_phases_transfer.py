@@ -14,8 +14,10 @@ def test_all_in_bf16_exports_and_evaluates_in_float32(tmp_path, demo_cache, monk
     monkeypatch.setattr(precision, "read_cpuinfo", lambda: "flags\t\t: fpu avx2 avx512f avx512_bf16\n")
     settings = tiny_settings(tmp_path, demo_cache, mixed_precision="auto", ae_steps=2, spot_steps=2, eval_steps=2,
                              eval_image_size=32, eval_batch_size=4)
-    seconds = run_phases(settings, "all")
-    assert list(seconds) == ["autoencoder", "spot", "export", "linear_eval", "knn_eval", "random_baselines", "report"]
+    # The phases this needs, not "all": k-NN, the baselines and the report evaluate in float32 as linear_eval
+    # does, and "all" runs them in tests/test_e2e_train_spot.py.
+    for phase in ("autoencoder", "spot", "export", "linear_eval"):
+        run_phases(settings, phase)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["training"]["mixed_precision"] == "bf16" and saved["evaluation"]["eval_precision"] == "none"
     loaded = tf.saved_model.load(str(tmp_path / "export"))
