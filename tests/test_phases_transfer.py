@@ -57,7 +57,7 @@ def _captured(monkeypatch):
         batch = next(iter(train(None, 0, None)))[0]
         calls.update(evaluated, phase=phase, steps=steps, batch=int(batch.shape[0]), size=int(batch.shape[1]))
         return {}
-    monkeypatch.setattr(transfer, "_train_and_test", fake)
+    monkeypatch.setattr(transfer, "train_and_test", fake)
     return calls
 
 
@@ -105,19 +105,19 @@ def test_a_claim_without_checkpoints_or_results_behind_it_is_replaced(tmp_path, 
     settings = tiny_settings(tmp_path, demo_cache)
     folder = tmp_path / "linear_eval"
     first = {"source": "spot/ckpt-4", "protocol": "splitbrain", "image_size": 48, "batch_size": 8, "num_classes": 8}
-    transfer._claim(settings, "linear_eval", first)
+    transfer.claim_phase(settings, "linear_eval", first)
     # The command that wrote it failed before training: the corrected one replaces it.
     corrected = {**first, "image_size": 32}
-    transfer._claim(settings, "linear_eval", corrected)
+    transfer.claim_phase(settings, "linear_eval", corrected)
     assert json.loads((folder / "evaluation.json").read_text())["image_size"] == 32
     # Once checkpoints stand behind it, another image size is refused, and the refusal says so.
     (folder / "ckpt-2.index").write_text("")
     with pytest.raises(SettingError, match="holds checkpoints trained with image_size 32, not 48") as err:
-        transfer._claim(settings, "linear_eval", first)
+        transfer.claim_phase(settings, "linear_eval", first)
     assert err.value.setting == "eval_image_size"
     # A source inside the run matches however it was recorded: an earlier version's absolute path.
     (folder / "evaluation.json").write_text(json.dumps({**corrected, "source": str(tmp_path / "spot" / "ckpt-4")}))
-    transfer._claim(settings, "linear_eval", corrected)
+    transfer.claim_phase(settings, "linear_eval", corrected)
 
 
 def test_a_knn_rerun_with_another_image_size_keeps_the_results(tmp_path, demo_cache):

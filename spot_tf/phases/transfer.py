@@ -56,8 +56,8 @@ def export(settings, info, strategy=None):
     logging.info("exported conv_1..conv_5 (from %s%s) to %s", prefix, ", EMA weights" if use_ema else "", path)
 
 
-def _labelled(settings, phase, split, training, image_size, batch_size, probe_protocol=None, ten_crop=False,
-              voc_view=None):
+def labelled_batches(settings, phase, split, training, image_size, batch_size, probe_protocol=None,
+                     ten_crop=False, voc_view=None):
     """`(input_context, start_step, skip_report) -> dataset` of a labelled split, seeded by the seed and
     the step it starts at (the `batches` of fit_phase `phase`); of `voc_dataset` in a VOC protocol's
     `voc_view`."""
@@ -74,7 +74,7 @@ def _labelled(settings, phase, split, training, image_size, batch_size, probe_pr
 
 
 @contextlib.contextmanager
-def _counting_skips(settings, phase, chief=True):
+def counting_skips(settings, phase, chief=True):
     """A SkipReport for the phase's datasets; its summary is logged and written (by the chief) at the end."""
     skips = spot_data.SkipReport()
     with skips.raise_setting_errors():
@@ -85,12 +85,14 @@ def _counting_skips(settings, phase, chief=True):
         writer.close()
 
 
-def _features(settings):
+def feature_extractor(settings):
+    """The FeatureExtractor of the evaluation's source (`eval_source`: a checkpoint, an export or the seeded
+    random network)."""
     return load_feature_extractor(eval_source(settings), settings.model, use_ema=settings.evaluation.export_ema,
                                   seed=settings.training.seed)
 
 
-def _results_phase(settings, phase):
+def results_phase(settings, phase):
     """The folder of an evaluation's results: `<phase>_random` for the random baseline."""
     return f"{phase}_{RANDOM}" if eval_source(settings) == RANDOM else phase
 
@@ -104,7 +106,7 @@ def _train_images(settings, info):
     return count or IMAGENET_TRAIN_IMAGES
 
 
-def _image_size(settings, image_size):
+def checked_image_size(settings, image_size):
     """`image_size`, unless the discriminator cannot take it (SettingError naming eval_image_size)."""
     smallest = min_input_size(settings.model.disc_padding)
     if image_size < smallest:
@@ -116,7 +118,7 @@ def _image_size(settings, image_size):
 def _probe_image_size(settings):
     """The probes' and k-NN's image size: `eval_image_size`, else the probe protocol's."""
     evaluation = settings.evaluation
-    return _image_size(settings, evaluation.eval_image_size or PROTOCOLS[evaluation.probe_protocol].image_size)
+    return checked_image_size(settings, evaluation.eval_image_size or PROTOCOLS[evaluation.probe_protocol].image_size)
 
 
 # What a phase's checkpoints were trained on: a rerun resumes them only if all of it is the same.
@@ -136,7 +138,7 @@ def _refuse(settings, key, reason):
     raise SettingError(setting, value, reason)
 
 
-def _evaluated(settings, source, evaluated):
+def evaluation_record(settings, source, evaluated):
     """What an evaluation of `source` evaluates, as results.json records it: a source inside the run as a
     path relative to model_dir, so that a moved run still recognises what it evaluated."""
     return {"source": in_run(settings.model_dir, source), "dataset": settings.data.dataset, **evaluated}
@@ -149,7 +151,7 @@ def _check_results(settings, phase, evaluated):
         _refuse(settings, conflict[1], conflict_message(conflict))
 
 
-def _claim(settings, phase, evaluated):
+def claim_phase(settings, phase, evaluated):
     """Records what model_dir/<phase> trains on, or refuses to resume checkpoints (or replace results) of
     something else. A record that no checkpoint or result stands behind (its command failed before it
     trained) is replaced."""
@@ -196,8 +198,8 @@ def _write_accuracies(out_dir, results, title, evaluated):
     print(results_text(results))
 
 
-def _train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title, score=None,
-                    write=_write_accuracies, summaries=None):
+def train_and_test(settings, strategy, phase, build, steps, train, test, evaluated, title, score=None,
+                   write=_write_accuracies, summaries=None):
     """Builds a classifier trainer in the strategy scope, fits it to `steps` (resuming from its checkpoints
     in model_dir/<phase>), tests it and writes results.json (chief). Returns the results.
 
@@ -206,12 +208,12 @@ def _train_and_test(settings, strategy, phase, build, steps, train, test, evalua
     `summaries(trainer)` gives fit_phase's image summaries (default: scalars only)."""
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
-    with precision(settings.evaluation.eval_precision), _counting_skips(settings, phase, chief) as skips:
+    with precision(settings.evaluation.eval_precision), counting_skips(settings, phase, chief) as skips:
         with strategy.scope():
             trainer, source = build()
-        evaluated = _evaluated(settings, source, evaluated)
+        evaluated = evaluation_record(settings, source, evaluated)
         if chief:
-            _claim(settings, phase, evaluated)
+            claim_phase(settings, phase, evaluated)
         step = fit_phase(settings, strategy, trainer, phase, steps, train,
                          summaries=summaries(trainer) if summaries else None, skips=skips)
         test_batches = strategy.distribute_datasets_from_function(lambda context: test(context, 0, skips))
@@ -236,10 +238,10 @@ def linear_eval(settings, info, strategy=None):
     train_images = _train_images(settings, info)
     protocol_steps = protocol.steps(train_images, batch_size)
     steps = evaluation.eval_steps or protocol_steps
-    phase = _results_phase(settings, "linear_eval")
+    phase = results_phase(settings, "linear_eval")
 
     def build():
-        features = _features(settings)
+        features = feature_extractor(settings)
         return build_probe_trainer(features, protocol, info.num_classes, image_size, train_images, batch_size,
                                    seed=settings.training.seed), features.source
 
@@ -248,10 +250,10 @@ def linear_eval(settings, info, strategy=None):
                  "protocol_steps": protocol_steps,
                  "full_protocol": (not evaluation.eval_steps and image_size == protocol.image_size
                                    and batch_size == protocol.batch_size)}
-    results = _train_and_test(
+    results = train_and_test(
         settings, strategy, phase, build, steps,
-        _labelled(settings, phase, "train", True, image_size, batch_size, evaluation.probe_protocol),
-        _labelled(settings, phase, "test", False, image_size, batch_size, evaluation.probe_protocol,
+        labelled_batches(settings, phase, "train", True, image_size, batch_size, evaluation.probe_protocol),
+        labelled_batches(settings, phase, "test", False, image_size, batch_size, evaluation.probe_protocol,
                   evaluation.ten_crop),
         evaluated, f"Linear probes on frozen conv layers ({evaluation.probe_protocol} protocol)")
     logging.info("linear_eval: %s", json.dumps(results))
@@ -261,13 +263,13 @@ def finetune(settings, info, strategy=None):
     """The original's conv_5 classifier, top `finetune_layers` conv layers trained, into
     model_dir/finetune_conv<N>: 15,600 steps of 128 unless eval_steps / eval_batch_size say otherwise."""
     evaluation = settings.evaluation
-    phase = _results_phase(settings, f"finetune_conv{evaluation.finetune_layers}")
-    image_size = _image_size(settings, settings.eval_image_size)
+    phase = results_phase(settings, f"finetune_conv{evaluation.finetune_layers}")
+    image_size = checked_image_size(settings, settings.eval_image_size)
     batch_size = evaluation.eval_batch_size or FINETUNE_BATCH_SIZE
     steps = evaluation.eval_steps or FINETUNE_STEPS
 
     def build():
-        features = _features(settings)
+        features = feature_extractor(settings)
         if features.discriminator is None:
             raise SettingError("eval_source", eval_source(settings), "finetune trains conv layers, so it needs a "
                                "checkpoint (this port's or an original TF1 one), not a SavedModel")
@@ -276,10 +278,10 @@ def finetune(settings, info, strategy=None):
 
     evaluated = {"protocol": "original STL-10 classifier", "finetune_layers": evaluation.finetune_layers,
                  "image_size": image_size, "batch_size": batch_size, "num_classes": info.num_classes}
-    results = _train_and_test(settings, strategy, phase, build, steps,
-                              _labelled(settings, phase, "train", True, image_size, batch_size),
-                              _labelled(settings, phase, "test", False, image_size, batch_size), evaluated,
-                              f"Linear classifier on conv_5, top {evaluation.finetune_layers} conv layers trained")
+    results = train_and_test(settings, strategy, phase, build, steps,
+                             labelled_batches(settings, phase, "train", True, image_size, batch_size),
+                             labelled_batches(settings, phase, "test", False, image_size, batch_size), evaluated,
+                             f"Linear classifier on conv_5, top {evaluation.finetune_layers} conv layers trained")
     logging.info("finetune (%d conv layers trained): %s", evaluation.finetune_layers, json.dumps(results))
 
 
@@ -291,16 +293,16 @@ def knn_eval(settings, info, strategy=None):
     evaluation = settings.evaluation
     image_size = _probe_image_size(settings)
     batch_size = evaluation.eval_batch_size or settings.training.batch_size
-    phase = _results_phase(settings, "knn_eval")
-    with precision(evaluation.eval_precision), _counting_skips(settings, phase) as skips:
-        features = _features(settings)
-        evaluated = _evaluated(settings, features.source, {"protocol": evaluation.probe_protocol,
-                                                           "image_size": image_size, "steps": 0,
-                                                           "num_classes": info.num_classes})
+    phase = results_phase(settings, "knn_eval")
+    with precision(evaluation.eval_precision), counting_skips(settings, phase) as skips:
+        features = feature_extractor(settings)
+        evaluated = evaluation_record(settings, features.source, {"protocol": evaluation.probe_protocol,
+                                                                  "image_size": image_size, "steps": 0,
+                                                                  "num_classes": info.num_classes})
         _check_results(settings, phase, evaluated)
         # Both splits once, with the test pre-processing: the bank holds the training images as they are.
-        train, test = (_labelled(settings, phase, split, False, image_size, batch_size, evaluation.probe_protocol)
-                       for split in ("train", "test"))
+        train, test = (labelled_batches(settings, phase, split, False, image_size, batch_size,
+                                        evaluation.probe_protocol) for split in ("train", "test"))
         results = run_knn_eval(features, train(None, 0, skips), test(None, 0, skips), info.num_classes,
                                phase_dir(settings.model_dir, phase), strategy=strategy, evaluated=evaluated)
     logging.info("knn_eval (%s): %s", features.source, json.dumps(results))

@@ -14,8 +14,8 @@ from absl import logging
 
 from spot_tf import data as spot_data
 from spot_tf.errors import SettingError
-from spot_tf.phases.transfer import (_claim, _counting_skips, _evaluated, _features, _image_size, _labelled, _results_phase,
-                                     _train_and_test, chief_only)
+from spot_tf.phases.transfer import (checked_image_size, chief_only, claim_phase, counting_skips, evaluation_record,
+                                     feature_extractor, labelled_batches, results_phase, train_and_test)
 from spot_tf.run.folder import eval_source, phase_dir
 from spot_tf.run.precision import precision
 from spot_tf.training.builders import build_voc_finetune_trainer
@@ -56,15 +56,15 @@ def voc07_finetune(settings, info=None, strategy=None):
     """Krähenbühl et al.'s fine-tuning from `voc_train_from`, into model_dir/voc07_finetune (the random
     baseline: voc07_finetune_random): 80,000 steps of 16 unless eval_steps / eval_batch_size say otherwise."""
     evaluation, protocol = settings.evaluation, FINETUNE
-    phase = _results_phase(settings, "voc07_finetune")
-    image_size = _image_size(settings, evaluation.eval_image_size or protocol.image_size)
+    phase = results_phase(settings, "voc07_finetune")
+    image_size = checked_image_size(settings, evaluation.eval_image_size or protocol.image_size)
     batch_size = evaluation.eval_batch_size or protocol.batch_size
     steps = evaluation.eval_steps or protocol.steps
     with naming_voc_dataset(settings):
         voc = describe_voc(settings)
 
         def build():
-            features = _features(settings)
+            features = feature_extractor(settings)
             if features.discriminator is None:
                 raise SettingError("eval_source", eval_source(settings), "voc07_finetune trains conv layers, so it "
                                    "needs a checkpoint (this port's or an original TF1 one), not a SavedModel")
@@ -81,10 +81,10 @@ def voc07_finetune(settings, info=None, strategy=None):
                      "protocol_steps": protocol.steps, "test_crops": protocol.test_crops,
                      "full_protocol": (not evaluation.eval_steps and image_size == protocol.image_size
                                        and batch_size == protocol.batch_size)}
-        results = _train_and_test(
+        results = train_and_test(
             settings, strategy, phase, build, steps,
-            _labelled(settings, phase, "train", True, image_size, batch_size, voc_view="finetune"),
-            _labelled(settings, phase, "test", False, image_size, batch_size, voc_view="finetune"), evaluated,
+            labelled_batches(settings, phase, "train", True, image_size, batch_size, voc_view="finetune"),
+            labelled_batches(settings, phase, "test", False, image_size, batch_size, voc_view="finetune"), evaluated,
             f"PASCAL VOC 2007 classification, fine-tuned from {evaluation.voc_train_from} (Krähenbühl et al.)",
             score=lambda raw: score_result(*raw, voc.class_names, protocol.metric), write=write)
     logging.info("voc07_finetune (from %s): %s", evaluation.voc_train_from, json.dumps(results))
@@ -95,24 +95,24 @@ def voc07_svm(settings, info=None, strategy=None):
     """Goyal et al.'s linear SVMs on the frozen conv_1..conv_5 of `eval_source`, into model_dir/voc07_svm
     (the random baseline: voc07_svm_random)."""
     evaluation, protocol = settings.evaluation, SVM
-    phase = _results_phase(settings, "voc07_svm")
-    image_size = _image_size(settings, evaluation.eval_image_size or protocol.image_size)
+    phase = results_phase(settings, "voc07_svm")
+    image_size = checked_image_size(settings, evaluation.eval_image_size or protocol.image_size)
     batch_size = evaluation.eval_batch_size or settings.training.batch_size
     out_dir = phase_dir(settings.model_dir, phase)
     with naming_voc_dataset(settings), precision(evaluation.eval_precision), \
-            _counting_skips(settings, phase) as skips:
+            counting_skips(settings, phase) as skips:
         voc = describe_voc(settings)
-        features = _features(settings)
-        evaluated = _evaluated(settings, features.source, evaluated_entry({
+        features = feature_extractor(settings)
+        evaluated = evaluation_record(settings, features.source, evaluated_entry({
             "protocol": "voc07_svm", "reference": protocol.source, "image_size": image_size,
             "num_classes": voc.num_classes, "dataset": settings.data.voc_dataset, "solver": evaluation.svm_solver,
             "folds": protocol.folds, "steps": 0, "full_protocol": image_size == protocol.image_size},
             protocol.metric))
         # The cached features are those of this source and size: another is refused (and so are results of
         # another evaluation).
-        _claim(settings, phase, evaluated)
-        datasets = {split: (lambda split=split: _labelled(settings, phase, split, False, image_size, batch_size,
-                                                          voc_view="svm")(None, 0, skips))
+        claim_phase(settings, phase, evaluated)
+        datasets = {split: (lambda split=split: labelled_batches(settings, phase, split, False, image_size,
+                                                                 batch_size, voc_view="svm")(None, 0, skips))
                     for split in ("train", "test")}
         results = run_voc_svm(features, datasets, out_dir, voc.class_names, image_size, solver=evaluation.svm_solver,
                               folds=protocol.folds, strategy=strategy)

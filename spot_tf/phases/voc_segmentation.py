@@ -14,7 +14,7 @@ from absl import logging
 from spot_tf.data import SkipReport
 from spot_tf.data.voc_segmentation import SEGMENTATION_CLASSES, VOCSegmentationSource, segmentation_dataset
 from spot_tf.errors import SettingError
-from spot_tf.phases.transfer import _features, _results_phase, _train_and_test
+from spot_tf.phases.transfer import feature_extractor, results_phase, train_and_test
 from spot_tf.run.folder import eval_source
 from spot_tf.training.builders import build_segmentation_trainer
 from spot_tf.training.image_summaries import segmentation_images
@@ -43,14 +43,14 @@ def voc_seg(settings, info=None, strategy=None):
     replicas = strategy.num_replicas_in_sync
     protocol = dataclasses.replace(SEGMENTATION, iter_size=evaluation.eval_batch_size or SEGMENTATION.iter_size,
                                    fc_channels=evaluation.voc_seg_fc_channels)
-    phase = _results_phase(settings, "voc_seg")
+    phase = results_phase(settings, "voc_seg")
     steps = evaluation.eval_steps or protocol.steps(replicas)
     source = segmentation_source(settings)
     splits, test_set = source.splits()
     seed, max_side = settings.training.seed, evaluation.eval_image_size
 
     def build():
-        features = _features(settings)
+        features = feature_extractor(settings)
         if features.discriminator is None:
             raise SettingError("eval_source", eval_source(settings), "voc_seg trains conv layers, so it needs a "
                                "checkpoint (this port's or an original TF1 one), not a SavedModel")
@@ -81,7 +81,7 @@ def voc_seg(settings, info=None, strategy=None):
                  "full_protocol": (not evaluation.eval_steps and not max_side and protocol == SEGMENTATION
                                    and images_per_update == SEGMENTATION.iter_size
                                    and test_set == SEGMENTATION.test_set and settings.data.sbd_dir is not None)}
-    results = _train_and_test(
+    results = train_and_test(
         settings, strategy, phase, build, steps, batches("train", True), batches("test", False), evaluated,
         f"PASCAL VOC segmentation, FCN-32s ({test_set}, {len(splits['test'])} images)",
         score=lambda confusion: segmentation_result(confusion, SEGMENTATION_CLASSES), write=write,
