@@ -35,6 +35,10 @@ HEARTBEAT_MS = 500
 # How long the dispatcher waits for a silent worker before it stops giving it tasks (TensorFlow's
 # default, 10 min, would have new jobs wait on a worker that has left).
 WORKER_TIMEOUT_MS = 10_000
+# Elements a worker sends per request. Each request costs the trainer about as much CPU as copying
+# the element does; blocks of 32 took the trainer's share from 0.68 to 0.41 CPU ms per 128 px image
+# (benchmarks/bench_input.py --data_service_workers, see README).
+TRANSFER_BLOCK = 32
 
 
 def parse_address(address):
@@ -168,13 +172,14 @@ def distribute(dataset, address, job):
     to whichever worker asks next, so workers may join and leave, and the trainers sharing ``job``
     read every record once per pass between them, in an order that depends on the workers' timing.
     Uncompressed: the trainer's cores are what the service frees, and decompressing float pixels
-    cost them 0.6-0.9 ms per 128 px image (5.6-5.9 against 5.0-5.1 CPU ms per image in all).
+    cost them 0.6-0.9 ms per 128 px image (5.6-5.9 against 5.0-5.1 CPU ms per image in all). Sent in
+    blocks of ``TRANSFER_BLOCK`` elements, unbatched on arrival: the same elements in the same order.
 
     Args:
       dataset: what the workers produce (its graph is sent to them).
       address: ``grpc://HOST:PORT`` of the dispatcher.
       job: the job's name (see ``job_name``).
     """
-    return dataset.apply(tf.data.experimental.service.distribute(
+    return dataset.batch(TRANSFER_BLOCK).apply(tf.data.experimental.service.distribute(
         processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=address,
-        job_name=job, compression=None))
+        job_name=job, compression=None)).unbatch()
