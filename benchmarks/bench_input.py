@@ -16,7 +16,11 @@ tf.data service with that many workers instead (0: the local pipeline), the disp
 on threads of this process: the same cores do the same work, so the ratio of the rates is the
 service's overhead (gRPC, serialization, its buffers). The counts take turns in an order that
 alternates from one repeat to the next; the last line is ``service_ratio=A``, the best service
-configuration's img/s over the local pipeline's (mean over repeats).
+configuration's img/s over the local pipeline's (mean over repeats). With ``--input_cores=K`` the
+input gets K cores in both: the local pipeline runs on the first K cores this process may use, and
+the service's workers run as ``spot-tf-data-service worker`` processes on those same K cores while
+the trainer (this process, with the dispatcher) reads on the others, as it would with worker hosts of
+K cores; the table then gives the workers' CPU time per image and the trainer's apart.
 
 ``--resize_shorter=0,N`` (on an image folder, e.g. the ImageNet-like one) measures stored image sizes
 instead of decodes: the folder is converted to TFRecords once per value, as
@@ -36,9 +40,12 @@ in four 375x500; quality 90) into the new or empty folder ``--dataset`` names, a
 resized with PIL. Later runs read the folder without the option.
 """
 
+import contextlib
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -72,6 +79,9 @@ flags.DEFINE_enum("decode", "both", ["fused", "full", "both"],
 flags.DEFINE_integer("repeats", 1, "Rows per size (machines shared with others vary).")
 flags.DEFINE_list("data_service_workers", [], "Measure through a tf.data service of this many in-process "
                   "workers (0: the local pipeline) instead of the decode table.")
+flags.DEFINE_integer("input_cores", 0, "With --data_service_workers: the cores the input gets, locally and "
+                     "in worker processes, the trainer reading on the others (0: workers on threads of this "
+                     "process, every configuration on every core).", lower_bound=0)
 flags.DEFINE_list("resize_shorter", [], "Stored shorter sides to compare (0 = as they are), e.g. 0,256; "
                   "--dataset must be an image folder.")
 flags.DEFINE_integer("pixel_images", 64, "Images whose views are compared (--resize_shorter).")
@@ -121,9 +131,16 @@ def make_imagenet_like(directory, count, seed=0):
     return paths
 
 
-def measure(image_size, training, fused_decode, skip_report, spec=None, data_service=None):
+def _cpu_seconds(pid):
+    """User and system CPU seconds of process ``pid`` so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(image_size, training, fused_decode, skip_report, spec=None, data_service=None, worker_pids=()):
     """(images per second, process CPU milliseconds per image) over --steps batches of ``spec``
-    (--dataset by default).
+    (--dataset by default); with ``worker_pids``, a third value: their CPU milliseconds per image.
 
     With ``data_service`` (an address), training batches through a new job of that service.
     """
@@ -135,10 +152,11 @@ def measure(image_size, training, fused_decode, skip_report, spec=None, data_ser
     batches = iter(dataset)
     for _ in range(FLAGS.warmup):
         next(batches)
-    start, cpu_start = time.perf_counter(), time.process_time()
+    workers_cpu = lambda: sum(map(_cpu_seconds, worker_pids))
+    start, cpu_start, workers_start = time.perf_counter(), time.process_time(), workers_cpu()
     images = sum(int(next(batches).shape[0]) for _ in range(FLAGS.steps))
-    return (images / (time.perf_counter() - start),
-            (time.process_time() - cpu_start) * 1000 / images)
+    rates = (images / (time.perf_counter() - start), (time.process_time() - cpu_start) * 1000 / images)
+    return rates + ((workers_cpu() - workers_start) * 1000 / images,) if worker_pids else rates
 
 
 def _train_measures(image_size, repeat, skip_report):
@@ -168,18 +186,59 @@ def _row(values):
                       for value, (_, width, digits) in zip(values, _COLUMNS))
 
 
+def _pin(cores):
+    """Runs every thread of this process (and the threads they start) on ``cores`` only."""
+    for thread in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # A thread that ended meanwhile.
+            os.sched_setaffinity(int(thread), cores)
+
+
+@contextlib.contextmanager
+def _worker_processes(dispatcher, count, cores):
+    """``count`` ``spot-tf-data-service worker`` processes on ``cores``, serving; yields their pids."""
+    command = [sys.executable, "-c", "from spot_tf.data_service_cli import run; run()", "worker",
+               f"--dispatcher={dispatcher}", "--host=localhost"]
+    with contextlib.ExitStack() as stack:
+        workers = []
+        for _ in range(count):
+            log = stack.enter_context(tempfile.TemporaryFile("w+"))
+            worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                                      preexec_fn=lambda: os.sched_setaffinity(0, cores))
+            stack.callback(worker.wait)
+            stack.callback(worker.terminate)
+            workers.append(worker)
+            if not worker.stdout.readline().startswith("worker serving at"):
+                log.seek(0)
+                raise RuntimeError(f"a data service worker did not start:\n{log.read()[-2000:]}")
+        yield [worker.pid for worker in workers]
+
+
 def _service_measure(image_size, workers, skip_report):
-    """measure() of the training pipeline, locally (0 workers) or through a service in this process."""
-    if not workers:
-        return measure(image_size, True, False, skip_report)
-    with service.local_service(workers) as local:
-        return measure(image_size, True, False, skip_report, data_service=local.address)
+    """measure() of the training pipeline, locally (0 workers) or through a service: in this process,
+    or with --input_cores in worker processes on the input cores."""
+    if not FLAGS.input_cores:
+        if not workers:
+            return measure(image_size, True, False, skip_report)
+        with service.local_service(workers) as local:
+            return measure(image_size, True, False, skip_report, data_service=local.address)
+    cores = sorted(os.sched_getaffinity(0))
+    input_cores, trainer_cores = set(cores[:FLAGS.input_cores]), set(cores[FLAGS.input_cores:])
+    try:
+        if not workers:
+            _pin(input_cores)
+            return measure(image_size, True, False, skip_report) + (None,)
+        _pin(trainer_cores)
+        with service.local_service(0) as local, _worker_processes(local.address, workers, input_cores) as pids:
+            return measure(image_size, True, False, skip_report, data_service=local.address, worker_pids=pids)
+    finally:
+        _pin(set(cores))
 
 
 def service_table(skip_report):
     """The --data_service_workers table; returns service_ratio (see the module docstring)."""
     counts = sorted(set(map(int, FLAGS.data_service_workers)) | {0})
-    print(" | ".join(f"{title:>{width}}" for title, width in _SERVICE_COLUMNS))
+    columns = _SERVICE_COLUMNS[:5] + _PROCESS_COLUMNS + _SERVICE_COLUMNS[5:] if FLAGS.input_cores else _SERVICE_COLUMNS
+    print(" | ".join(f"{title:>{width}}" for title, width in columns))
     ratios = {}  # Workers -> [img/s over the local pipeline's, per repeat].
     for size in map(int, FLAGS.image_size):
         for repeat in range(FLAGS.repeats):
@@ -187,9 +246,10 @@ def service_table(skip_report):
             rates = {workers: _service_measure(size, workers, skip_report) for workers in order}
             local_rate = rates[0][0]
             for workers in counts:
-                rate, cpu = rates[workers]
+                rate, cpu, *worker_cpu = rates[workers]
                 ratios.setdefault(workers, []).append(rate / local_rate)
-                print(f"{size:>4} | {repeat + 1:>6} | {workers:>7} | {rate:>5.0f} | {cpu:>6.3f} | "
+                apart = "".join(f" | {_cell(value, width, 3)}" for value, (_, width) in zip(worker_cpu, _PROCESS_COLUMNS))
+                print(f"{size:>4} | {repeat + 1:>6} | {workers:>7} | {rate:>5.0f} | {cpu:>6.3f}{apart} | "
                       f"{rate / local_rate:>8.2f}", flush=True)
     means = {workers: sum(r) / len(r) for workers, r in ratios.items() if workers}
     for workers, mean in means.items():
@@ -199,6 +259,9 @@ def service_table(skip_report):
 
 _SERVICE_COLUMNS = (("size", 4), ("repeat", 6), ("workers", 7), ("img/s", 5), ("CPU ms", 6),
                     ("/ local", 8))
+# With --input_cores, "CPU ms" is this process's (the local pipeline, or the trainer) and this column
+# the worker processes'.
+_PROCESS_COLUMNS = (("worker CPU ms", 13),)
 
 
 def _stored(folder, shorter, root):
@@ -320,6 +383,9 @@ def main(argv):
           f"steps={FLAGS.steps} decode={'full' if FLAGS.data_service_workers else FLAGS.decode}; "
           "CPU ms = process CPU time per image")
     report = SkipReport()
+    if FLAGS.input_cores and not FLAGS.input_cores < len(os.sched_getaffinity(0)):
+        raise app.UsageError(f"--input_cores={FLAGS.input_cores} leaves no core of the "
+                             f"{len(os.sched_getaffinity(0))} this process may use to the trainer.")
     if FLAGS.data_service_workers:
         ratio = service_table(report)
         print(report.summary())
