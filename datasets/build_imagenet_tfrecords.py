@@ -14,6 +14,8 @@ from absl import flags
 
 from spot_tf.data import converters
 from spot_tf.data.records import written_prefix
+from spot_tf.errors import SettingError
+from spot_tf.errors import fail
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Image folder tree (see module docstring).")
@@ -33,15 +35,18 @@ flags.mark_flags_as_required(["input_dir", "output_dir"])
 
 def main(argv):
     del argv
-    converters.build_from_folder(
-        FLAGS.input_dir, FLAGS.output_dir,
-        num_shards={written_prefix("train"): FLAGS.train_shards,
-                    written_prefix("test"): FLAGS.validation_shards,
-                    written_prefix("unsupervised"): FLAGS.unlabeled_shards},
-        class_text=converters.read_synset_text(FLAGS.synset_text_file) if FLAGS.synset_text_file
-        else None,
-        seed=FLAGS.seed, num_workers=FLAGS.num_workers,
-        resize_shorter=FLAGS.resize_shorter)
+    try:
+        converters.build_from_folder(
+            FLAGS.input_dir, FLAGS.output_dir,
+            num_shards={written_prefix("train"): FLAGS.train_shards,
+                        written_prefix("test"): FLAGS.validation_shards,
+                        written_prefix("unsupervised"): FLAGS.unlabeled_shards},
+            class_text=converters.read_synset_text(FLAGS.synset_text_file) if FLAGS.synset_text_file
+            else None,
+            seed=FLAGS.seed, num_workers=FLAGS.num_workers,
+            resize_shorter=FLAGS.resize_shorter)
+    except SettingError as error:  # Bad input: one line naming the flag, nothing written.
+        fail(error.as_flag())
 
 
 if __name__ == "__main__":

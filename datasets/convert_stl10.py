@@ -12,6 +12,8 @@ from absl import flags
 
 from spot_tf.data import converters
 from spot_tf.data.records import written_prefix
+from spot_tf.errors import SettingError
+from spot_tf.errors import fail
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("binary_dir", None, "Directory of the STL-10 *_X.bin / *_y.bin files.")
@@ -27,13 +29,16 @@ flags.mark_flags_as_required(["binary_dir", "output_dir"])
 
 def main(argv):
     del argv
-    converters.convert_stl10(
-        FLAGS.binary_dir, FLAGS.output_dir,
-        num_shards={written_prefix("train"): FLAGS.train_shards,
-                    written_prefix("test"): FLAGS.validation_shards,
-                    written_prefix("unsupervised"): FLAGS.unlabeled_shards},
-        num_workers=FLAGS.num_workers,
-        resize_shorter=FLAGS.resize_shorter)
+    try:
+        converters.convert_stl10(
+            FLAGS.binary_dir, FLAGS.output_dir,
+            num_shards={written_prefix("train"): FLAGS.train_shards,
+                        written_prefix("test"): FLAGS.validation_shards,
+                        written_prefix("unsupervised"): FLAGS.unlabeled_shards},
+            num_workers=FLAGS.num_workers,
+            resize_shorter=FLAGS.resize_shorter)
+    except SettingError as error:  # Bad input: one line naming the flag, nothing written.
+        fail(error.as_flag())
 
 
 if __name__ == "__main__":

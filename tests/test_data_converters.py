@@ -10,6 +10,7 @@ from spot_tf.data import converters
 from spot_tf.data import imagenet_tfrecord
 from spot_tf.data import preprocessing
 from spot_tf.data import probe_views
+from spot_tf.errors import SettingError
 from test_data_image_folder import make_image_folder
 
 
@@ -69,6 +70,24 @@ def test_read_stl10_images_transposes(tmp_path):
     assert read[0, 1, 2].tolist() == [255] * 3 and read[0, 2, 1].tolist() == [0, 1, 2]
 
 
+def test_build_from_folder_checks_its_input_and_output_before_writing(tmp_path):
+    make_image_folder(tmp_path / "in" / "train", classes=("cat",))
+    out = tmp_path / "out"
+    with pytest.raises(SettingError, match="no folder for split 'test'") as error:
+        converters.build_from_folder(str(tmp_path / "in"), str(out), {"train": 2})
+    assert error.value.setting == "input_dir" and not out.exists()
+    make_image_folder(tmp_path / "in" / "val", classes=("cat",))
+    out.mkdir()
+    (out / "validation-00000-of-00001").write_text("another dataset's")
+    with pytest.raises(SettingError, match="already holds validation-00000-of-00001") as error:
+        converters.build_from_folder(str(tmp_path / "in"), str(out), {"train": 2})
+    assert error.value.setting == "output_dir"
+    assert os.listdir(out) == ["validation-00000-of-00001"]
+    assert (out / "validation-00000-of-00001").read_text() == "another dataset's"
+    with pytest.raises(SettingError, match="synset_text_file"):
+        converters.read_synset_text(str(tmp_path / "missing.txt"))
+
+
 def test_build_from_folder_stores_images_shrunk_to_their_shorter_side(tmp_path):
     make_image_folder(tmp_path / "in", classes=("cat",), size=(40, 36))
     written = converters.build_from_folder(str(tmp_path / "in"), str(tmp_path / "out"), {}, resize_shorter=18)
@@ -113,9 +132,21 @@ def test_convert_stl10(tmp_path):
     assert info.num_classes == 10
 
 
-def test_convert_stl10_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+def test_convert_stl10_errors_name_the_folder_at_fault_and_write_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="binary_dir"):
+        converters.convert_stl10(str(tmp_path / "missing"), str(tmp_path / "out"), {})
+    with pytest.raises(SettingError, match="holds no STL-10"):
         converters.convert_stl10(str(tmp_path), str(tmp_path / "out"), {})
     (tmp_path / "train_X.bin").write_bytes(b"\0" * 100)
-    with pytest.raises(ValueError, match="train_X.bin"):
+    with pytest.raises(SettingError, match="train_X.bin holds 100 bytes"):
         converters.convert_stl10(str(tmp_path), str(tmp_path / "out"), {})
+    _write_stl10(tmp_path, 2)
+    (tmp_path / "train_y.bin").write_bytes(bytes([1, 2, 3]))
+    with pytest.raises(SettingError, match="train_y.bin has 3 labels for 2 images"):
+        converters.convert_stl10(str(tmp_path), str(tmp_path / "out"), {})
+    _write_stl10(tmp_path, 2)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "labels.txt").write_text("mine")
+    with pytest.raises(SettingError, match="already holds labels.txt") as error:
+        converters.convert_stl10(str(tmp_path), str(tmp_path / "out"), {})
+    assert error.value.setting == "output_dir" and os.listdir(tmp_path / "out") == ["labels.txt"]

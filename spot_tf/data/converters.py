@@ -15,6 +15,8 @@ import tensorflow as tf
 from spot_tf.data import image_folder
 from spot_tf.data import records
 from spot_tf.data import tfrecord_writer
+from spot_tf.errors import SettingError
+from spot_tf.errors import SettingPathError
 
 # The converters' default ``resize_shorter``: the least shorter side at which nothing this project reads
 # from the stored images is upsampled. A training crop (preprocessing.train_crop_window) covers at
@@ -36,6 +38,8 @@ STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monk
 
 def read_synset_text(path):
     """Reads ``<synset> <human-readable text>`` lines (e.g. ImageNet's LOC_synset_mapping.txt)."""
+    if not tf.io.gfile.exists(path):
+        raise SettingPathError("synset_text_file", path, "no such file")
     with tf.io.gfile.GFile(path) as f:
         return dict(line.strip().split(maxsplit=1) for line in f if len(line.split()) > 1)
 
@@ -57,12 +61,22 @@ def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num
 
     Returns:
       dict output prefix -> list of shard paths.
+
+    Raises:
+      SettingError: naming ``input_dir`` (a split or its images missing) or ``output_dir`` (it holds
+        a file this would write), before anything is written.
     """
-    source = image_folder.ImageFolderSource(root)
+    try:
+        source = image_folder.ImageFolderSource(root)
+        splits = ["train", "test"]
+        if source.has_split_dirs and source.split_dir("unsupervised") != source.split_dir("train"):
+            splits.append("unsupervised")  # An unlabelled folder of its own.
+        items = {records.written_prefix(split): source.items(split)[1] for split in splits}
+    except SettingError as error:  # The folder reader names the trainer's setting.
+        raise _setting_error(error, "input_dir") from None
+    _check_unwritten(output_dir, {prefix: (num_shards.get(prefix, 1), len(split_items))
+                                  for prefix, split_items in items.items()})
     class_text = class_text or {}
-    splits = ["train", "test"]
-    if source.has_split_dirs and source.split_dir("unsupervised") != source.split_dir("train"):
-        splits.append("unsupervised")  # An unlabelled folder of its own.
 
     def make_example(item):
         path, label = item
@@ -73,14 +87,29 @@ def build_from_folder(root, output_dir, num_shards, class_text=None, seed=0, num
                 text=class_text.get(synset, synset), resize_shorter=resize_shorter)
 
     written = {}
-    for split in splits:
-        prefix = records.written_prefix(split)
-        _, items = source.items(split)
-        random.Random(seed).shuffle(items)
+    for prefix, split_items in items.items():
+        random.Random(seed).shuffle(split_items)
         written[prefix] = tfrecord_writer.write_sharded(
-            items, make_example, output_dir, prefix, num_shards.get(prefix, 1), num_workers)
+            split_items, make_example, output_dir, prefix, num_shards.get(prefix, 1), num_workers)
     tfrecord_writer.write_labels_file(output_dir, source.class_names)
     return written
+
+
+def _setting_error(error, setting):
+    """``error`` (a SettingError) as one of ``setting``, which the converter's command line spells."""
+    return SettingError(setting, error.value, error.reason)
+
+
+def _check_unwritten(output_dir, shards):
+    """Raises a SettingError naming ``output_dir`` if it holds a file that the converter would write.
+
+    Args:
+      output_dir: the converter's output folder.
+      shards: {output prefix: (shards asked for, items)}.
+    """
+    paths = [path for prefix, (num_shards, count) in shards.items()
+             for path in tfrecord_writer.shard_paths(output_dir, prefix, num_shards, count)]
+    tfrecord_writer.check_unwritten(output_dir, paths + [os.path.join(output_dir, tfrecord_writer.LABELS_FILE)])
 
 
 def read_stl10_images(path):
@@ -90,7 +119,8 @@ def read_stl10_images(path):
     """
     raw = np.memmap(path, dtype=np.uint8, mode="r")
     if raw.size % (3 * STL10_SIZE * STL10_SIZE):
-        raise ValueError(f"{path}: size {raw.size} is not a multiple of 3x96x96.")
+        raise SettingError("binary_dir", os.path.dirname(path), f"{os.path.basename(path)} holds {raw.size} "
+                           "bytes, not a whole number of 3x96x96 images")
     return raw.reshape(-1, 3, STL10_SIZE, STL10_SIZE).transpose(0, 3, 2, 1)
 
 
@@ -100,16 +130,22 @@ def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4, resize_shor
     Labels stay 1..10 (ImageNet convention); unlabeled images get label 0. Missing splits are
     skipped. ``resize_shorter`` as for ``build_from_folder`` (the 96 px images are never enlarged).
     Returns dict output prefix -> list of shard paths.
+
+    Raises:
+      SettingError: naming ``binary_dir`` (no ``*_X.bin``, or one that is not whole images or does not
+        match its labels; a SettingPathError if there is no such folder) or ``output_dir`` (it holds a
+        file this would write), before anything is written.
     """
+    if not tf.io.gfile.isdir(binary_dir):
+        raise SettingPathError("binary_dir", binary_dir, "no such directory")
     names_file = os.path.join(binary_dir, "class_names.txt")
     class_names = STL10_CLASSES
     if tf.io.gfile.exists(names_file):
         with tf.io.gfile.GFile(names_file) as f:
             class_names = tuple(line.strip() for line in f if line.strip())
-    written = {}
+    splits = {}  # Output prefix -> (file stem, images, labels).
     for split in records.SPLITS:
         stem = records.split_names("stl10_binary", split)[0]
-        prefix = records.written_prefix(split)
         images_path = os.path.join(binary_dir, f"{stem}_X.bin")
         if not tf.io.gfile.exists(images_path):
             continue
@@ -118,8 +154,16 @@ def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4, resize_shor
         labels = (np.fromfile(labels_path, dtype=np.uint8) if tf.io.gfile.exists(labels_path)
                   else np.zeros(len(images), np.uint8))
         if len(labels) != len(images):
-            raise ValueError(f"{labels_path} has {len(labels)} labels for {len(images)} images.")
-
+            raise SettingError("binary_dir", binary_dir,
+                               f"{stem}_y.bin has {len(labels)} labels for {len(images)} images in {stem}_X.bin")
+        splits[records.written_prefix(split)] = stem, images, labels
+    if not splits:
+        raise SettingError("binary_dir", binary_dir, "holds no STL-10 *_X.bin file (train_X.bin, "
+                           "test_X.bin, unlabeled_X.bin)")
+    _check_unwritten(output_dir, {prefix: (num_shards.get(prefix, 1), len(images))
+                                  for prefix, (_, images, _) in splits.items()})
+    written = {}
+    for prefix, (stem, images, labels) in splits.items():
         def make_example(i, images=images, labels=labels, stem=stem):
             label = int(labels[i])
             name = class_names[label - 1] if label else ""
@@ -130,7 +174,5 @@ def convert_stl10(binary_dir, output_dir, num_shards, num_workers=4, resize_shor
         written[prefix] = tfrecord_writer.write_sharded(
             range(len(images)), make_example, output_dir, prefix, num_shards.get(prefix, 1),
             num_workers)
-    if not written:
-        raise FileNotFoundError(f"No STL-10 *_X.bin file in {binary_dir}.")
     tfrecord_writer.write_labels_file(output_dir, class_names)
     return written

@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from spot_tf.errors import SettingError
+
 LABELS_FILE = "labels.txt"  # "<label>:<synset>" per line, label 1..N (slim's format).
 
 
@@ -88,15 +90,31 @@ def shard_names(prefix, num_shards):
     return [f"{prefix}-{i:05d}-of-{num_shards:05d}" for i in range(num_shards)]
 
 
+def shard_paths(output_dir, prefix, num_shards, count):
+    """The paths ``write_sharded`` writes ``count`` items to (never more shards than items)."""
+    return [os.path.join(output_dir, name) for name in shard_names(prefix, max(1, min(num_shards, count)))]
+
+
+def check_unwritten(output_dir, paths):
+    """Raises a SettingError naming ``output_dir`` if any of ``paths`` exists already.
+
+    The converters write only files that are not there: what is there may be another dataset's.
+    """
+    there = [os.path.basename(path) for path in paths if tf.io.gfile.exists(path)]
+    if there:
+        more = f" and {len(there) - 1} more of the files it would write" if len(there) > 1 else ""
+        raise SettingError("output_dir", output_dir, f"already holds {there[0]}{more}; write into "
+                           "another folder, or move them away first")
+
+
 def write_sharded(items, make_example, output_dir, prefix, num_shards, num_workers=1):
     """Writes ``make_example(item)`` for every item into ``num_shards`` files of contiguous items.
 
     Each shard is written to a temporary name and renamed when complete, so an interrupted run
     never leaves a shard that looks finished. Returns the list of shard paths.
     """
-    num_shards = max(1, min(num_shards, len(items)))
-    paths = [os.path.join(output_dir, name) for name in shard_names(prefix, num_shards)]
-    bounds = np.linspace(0, len(items), num_shards + 1).astype(int)
+    paths = shard_paths(output_dir, prefix, num_shards, len(items))
+    bounds = np.linspace(0, len(items), len(paths) + 1).astype(int)
     tf.io.gfile.makedirs(output_dir)
 
     def write_shard(shard):
@@ -108,8 +126,8 @@ def write_sharded(items, make_example, output_dir, prefix, num_shards, num_worke
 
     # PIL releases the GIL while it decodes and encodes, so threads help.
     with concurrent.futures.ThreadPoolExecutor(max(1, num_workers)) as pool:
-        list(pool.map(write_shard, range(num_shards)))
-    logging.info("Wrote %d records in %d shards %s-*", len(items), num_shards,
+        list(pool.map(write_shard, range(len(paths))))
+    logging.info("Wrote %d records in %d shards %s-*", len(items), len(paths),
                  os.path.join(output_dir, prefix))
     return paths
 
