@@ -13,7 +13,6 @@ from absl import app
 from absl import flags
 
 from spot_tf.data import converters
-from spot_tf.data.records import written_prefix
 from spot_tf.errors import SettingError
 from spot_tf.errors import fail
 
@@ -38,9 +37,7 @@ def main(argv):
     try:
         converters.build_from_folder(
             FLAGS.input_dir, FLAGS.output_dir,
-            num_shards={written_prefix("train"): FLAGS.train_shards,
-                        written_prefix("test"): FLAGS.validation_shards,
-                        written_prefix("unsupervised"): FLAGS.unlabeled_shards},
+            converters.shard_counts(FLAGS.train_shards, FLAGS.validation_shards, FLAGS.unlabeled_shards),
             class_text=converters.read_synset_text(FLAGS.synset_text_file) if FLAGS.synset_text_file
             else None,
             seed=FLAGS.seed, num_workers=FLAGS.num_workers,

@@ -11,7 +11,6 @@ from absl import app
 from absl import flags
 
 from spot_tf.data import converters
-from spot_tf.data.records import written_prefix
 from spot_tf.errors import SettingError
 from spot_tf.errors import fail
 
@@ -32,9 +31,7 @@ def main(argv):
     try:
         converters.convert_stl10(
             FLAGS.binary_dir, FLAGS.output_dir,
-            num_shards={written_prefix("train"): FLAGS.train_shards,
-                        written_prefix("test"): FLAGS.validation_shards,
-                        written_prefix("unsupervised"): FLAGS.unlabeled_shards},
+            converters.shard_counts(FLAGS.train_shards, FLAGS.validation_shards, FLAGS.unlabeled_shards),
             num_workers=FLAGS.num_workers,
             resize_shorter=FLAGS.resize_shorter)
     except SettingError as error:  # Bad input: one line naming the flag, nothing written.

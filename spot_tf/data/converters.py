@@ -36,6 +36,12 @@ STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monk
                  "truck")
 
 
+def shard_counts(train, validation, unlabeled):
+    """The ``num_shards`` of the converters: {output prefix: shards} for each split."""
+    return {records.written_prefix("train"): train, records.written_prefix("test"): validation,
+            records.written_prefix("unsupervised"): unlabeled}
+
+
 def read_synset_text(path):
     """Reads ``<synset> <human-readable text>`` lines (e.g. ImageNet's LOC_synset_mapping.txt)."""
     if not tf.io.gfile.exists(path):
