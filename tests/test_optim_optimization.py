@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import keras
 
-from spot_tf.optim.optimization import (apply_update, current_learning_rate, is_bias, linear_policy, make_adam,
+from spot_tf.optim.optimization import (apply_decayed, apply_update, current_learning_rate, is_bias, linear_policy, make_adam,
                                            multiply_bias_gradients, scaled_loss, skip_together)
 from spot_tf.run.distribution import scalar_value
 
@@ -107,3 +107,32 @@ def test_an_overflow_on_one_replica_skips_the_update_on_every_replica(two_replic
     assert [bool(f) for f in finite] == [False, False]
     assert scalar_value(optimizer.iterations) == 0 and tf.convert_to_tensor(var).numpy().tolist() == [1.0]
     assert scalar_value(optimizer.dynamic_scale) == 2.0 ** 14
+
+
+def _decay_step(strategy, decays, bias_gradient_multiplier=2.0):
+    """Kernel and bias (both 1) after one SGD step (lr 1) of apply_decayed, weight decay 0.1, with a gradient
+    of 1 on each replica."""
+    with strategy.scope():
+        layer = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="ones")
+        layer.build((None, 1))
+        optimizer = keras.optimizers.SGD(1.0)
+        optimizer.build(layer.trainable_variables)
+
+    def replica_step():
+        variables = layer.trainable_variables
+        apply_decayed(optimizer, [tf.ones_like(v) for v in variables], variables, 0.1, bias_gradient_multiplier,
+                      decays=decays)
+
+    tf.function(lambda: strategy.run(replica_step))()
+    return [float(tf.reshape(v, [])) for v in (layer.kernel, layer.bias)]
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_weight_decay_is_shared_between_replicas_and_bias_gradients_multiplied(replicas, two_replicas):
+    strategy = two_replicas if replicas == 2 else tf.distribute.get_strategy()
+    # Gradients are summed over replicas, the decay counted once: 1 - (replicas + 0.1), and the bias
+    # (multiplied by 2, its decay too): 1 - 2 (replicas + 0.1).
+    kernel, bias = _decay_step(strategy, decays=None)
+    assert kernel == pytest.approx(1 - (replicas + 0.1)) and bias == pytest.approx(1 - 2 * (replicas + 0.1))
+    kernel, bias = _decay_step(strategy, decays=lambda v: not is_bias(v), bias_gradient_multiplier=1.0)
+    assert kernel == pytest.approx(1 - (replicas + 0.1)) and bias == pytest.approx(1 - replicas)

@@ -36,6 +36,27 @@ def multiply_bias_gradients(gradients, variables, multiplier=BIAS_GRADIENT_MULTI
             for g, v in zip(gradients, variables)]
 
 
+def apply_decayed(optimizer, gradients, variables, weight_decay, bias_gradient_multiplier=1.0, decays=None):
+    """Caffe's and PyTorch's SGD step: ``weight_decay * v`` added to the gradient of each variable
+    ``decays`` picks (all by default), the bias gradients multiplied (``multiply_bias_gradients``: Caffe's
+    bias ``lr_mult``), then ``optimizer.apply``.
+
+    Call it per replica: each adds its share of the decay, ``weight_decay / replicas``, as the optimizer
+    sums the replicas' gradients.
+
+    Args:
+      optimizer: a Keras optimizer.
+      gradients, variables: this replica's gradients and the variables they update.
+      weight_decay: the L2 factor (0: none).
+      bias_gradient_multiplier: the factor on the bias gradients.
+      decays: variable -> whether it is decayed (None: every one).
+    """
+    share = weight_decay / tf.distribute.get_replica_context().num_replicas_in_sync
+    gradients = [g + share * v if weight_decay and (decays is None or decays(v)) else g
+                 for g, v in zip(gradients, variables)]
+    optimizer.apply(multiply_bias_gradients(gradients, variables, bias_gradient_multiplier), variables)
+
+
 def apply_update(optimizer, gradients, variables):
     """`optimizer.apply(gradients, variables)`; returns whether the update was applied (a bool tensor).
 

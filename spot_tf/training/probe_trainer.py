@@ -1,8 +1,7 @@
 """The linear probes on frozen conv_1..conv_5, trained by fit() and tested by evaluate()."""
 import tensorflow as tf
 
-from spot_tf.optim.optimization import is_bias, multiply_bias_gradients
-from spot_tf.run.distribution import num_replicas
+from spot_tf.optim.optimization import apply_decayed, is_bias
 from spot_tf.training.classifier_trainer import (ClassifierTrainer, batch_accuracy, classification_loss,
                                                   labelled_batch)
 
@@ -40,12 +39,6 @@ class ProbeTrainer(ClassifierTrainer):
     def trained_variables(self):
         return self.model.trainable_variables
 
-    def _decayed(self, gradient, variable):
-        if not self.weight_decay or (is_bias(variable) and not self.decay_biases):
-            return gradient
-        # Each replica adds its share: the gradients are summed over replicas.
-        return gradient + (self.weight_decay / num_replicas()) * variable
-
     def train_step(self, data):
         images, labels = labelled_batch(data)
         variables = self.trained_variables()
@@ -53,8 +46,8 @@ class ProbeTrainer(ClassifierTrainer):
             logits = self.logits(images, training=True)
             losses = {name: classification_loss(labels, logits[name]) for name in self.model.layer_names}
             total = tf.add_n(list(losses.values()))
-        grads = [self._decayed(g, v) for g, v in zip(tape.gradient(total, variables), variables)]
-        self.optimizer.apply(multiply_bias_gradients(grads, variables, self.bias_gradient_multiplier), variables)
+        apply_decayed(self.optimizer, tape.gradient(total, variables), variables, self.weight_decay,
+                      self.bias_gradient_multiplier, decays=None if self.decay_biases else lambda v: not is_bias(v))
         self.step_metrics.update({f"{name}_loss": loss for name, loss in losses.items()},
                                  {f"{name}_acc": batch_accuracy(labels, logits[name]) for name in losses})
         return self.step_metrics.step_logs()

@@ -16,10 +16,10 @@ import tensorflow as tf
 
 from spot_tf.models import CONV_LAYERS
 from spot_tf.models.fcn32s import segmentation_logits
-from spot_tf.optim.optimization import multiply_bias_gradients
+from spot_tf.optim.optimization import apply_decayed
 from spot_tf.run.distribution import num_replicas
 from spot_tf.training.classifier_trainer import ClassifierTrainer
-from spot_tf.training.segmentation_metrics import VOID_LABEL, ConfusionMatrix
+from spot_tf.training.segmentation_metrics import ConfusionMatrix
 
 
 def pixel_loss(masks, logits):
@@ -87,12 +87,8 @@ class SegmentationTrainer(ClassifierTrainer):
         variables = self.trained_variables()
         with tf.GradientTape() as tape:
             loss = pixel_loss(masks, self.logits(images, training=True))
-        grads = tape.gradient(loss, variables)
-        # Per replica: the optimizer sums the replicas' gradients.
-        decay = self.protocol.weight_decay / num_replicas()
-        grads = [g + decay * v if is_kernel(v) else g for g, v in zip(grads, variables)]
-        self.optimizer.apply(multiply_bias_gradients(grads, variables, self.protocol.bias_gradient_multiplier),
-                             variables)
+        apply_decayed(self.optimizer, tape.gradient(loss, variables), variables, self.protocol.weight_decay,
+                      self.protocol.bias_gradient_multiplier, decays=is_kernel)
         self.step_metrics.update({"loss": loss})
         return self.step_metrics.step_logs()
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from spot_tf.models import CONV_LAYERS
-from spot_tf.optim.optimization import multiply_bias_gradients
+from spot_tf.optim.optimization import apply_decayed
 from spot_tf.run.distribution import num_replicas
 from spot_tf.training.classifier_trainer import ClassifierTrainer
 
@@ -85,11 +85,8 @@ class VOCFinetuneTrainer(ClassifierTrainer):
         variables = self.trained_variables()
         with tf.GradientTape() as tape:
             loss = masked_sigmoid_loss(labels, self.logits(images, training=True))
-        grads = clip_in_sync(tape.gradient(loss, variables), self.protocol.clip_norm)
-        decay = self.protocol.weight_decay / num_replicas()
-        grads = [g + decay * v for g, v in zip(grads, variables)]
-        self.optimizer.apply(multiply_bias_gradients(grads, variables, self.protocol.bias_gradient_multiplier),
-                             variables)
+        apply_decayed(self.optimizer, clip_in_sync(tape.gradient(loss, variables), self.protocol.clip_norm),
+                      variables, self.protocol.weight_decay, self.protocol.bias_gradient_multiplier)
         self.step_metrics.update({"loss": loss})
         return self.step_metrics.step_logs()
 
