@@ -150,3 +150,7 @@ def test_convert_stl10_errors_name_the_folder_at_fault_and_write_nothing(tmp_pat
     with pytest.raises(SettingError, match="already holds labels.txt") as error:
         converters.convert_stl10(str(tmp_path), str(tmp_path / "out"), {})
     assert error.value.setting == "output_dir" and os.listdir(tmp_path / "out") == ["labels.txt"]
+
+
+def test_shard_counts_name_the_written_prefixes():
+    assert converters.shard_counts(8, 2, 64) == {"train": 8, "validation": 2, "unlabeled": 64}
