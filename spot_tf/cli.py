@@ -166,7 +166,28 @@ def run():
     # `--help` lists the key flags of the main module, which is whichever script calls this.
     for name in ("phase", "model_dir", *settings_lib.setting_fields()):
         FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
-    app.run(main, argv=packaged_flagfiles(sys.argv), flags_parser=parse_flags)
+    try:
+        app.run(main, argv=packaged_flagfiles(sys.argv), flags_parser=parse_flags)
+    except SystemExit as done:
+        if done.code in (0, None):
+            raise
+        exit_now(done.code)
+
+
+def exit_now(code):
+    """Ends a failed command with `code` once its output is flushed, without finalizing the interpreter.
+
+    The error may have stopped an input pipeline while its threads were inside a numpy_function; the
+    interpreter's finalization can then wait on a thread that waits for the GIL, and never end. What the
+    command saved is on disk already: checkpoints are written whole, summaries flushed as they are written.
+    """
+    if not isinstance(code, int):  # sys.exit("message"): Python would print it.
+        print(code, file=sys.stderr)
+        code = 1
+    logging.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 define_flags()

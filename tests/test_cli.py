@@ -53,6 +53,27 @@ def test_fail_prints_one_error_line_and_exits_1(capsys):
     assert capsys.readouterr().err == "error: --image_size=100: must be a multiple of 16\n"
 
 
+def test_a_failed_command_exits_without_finalizing_the_interpreter(monkeypatch, capsys, tmp_path):
+    exits = []
+
+    class Exited(Exception):
+        pass
+
+    def os_exit(code):
+        exits.append(code)
+        raise Exited
+
+    monkeypatch.setattr(cli.os, "_exit", os_exit)
+    monkeypatch.setattr(cli.sys, "argv", ["spot-tf", f"--model_dir={tmp_path}", "unexpected"])
+    cli.FLAGS.unparse_flags()
+    with pytest.raises(Exited):
+        cli.run()
+    assert exits == [1] and capsys.readouterr().err.strip().splitlines()[-1] == "error: unexpected arguments: unexpected"
+    with pytest.raises(Exited):
+        cli.exit_now("a message")
+    assert exits == [1, 1] and capsys.readouterr().err == "a message\n"
+
+
 def _command(capsys, *args):
     """Runs the entry point in this process; returns its `error:` line (it must end with exactly one)."""
     cli.FLAGS.unparse_flags()
