@@ -196,14 +196,15 @@ def _pin(cores):
 @contextlib.contextmanager
 def _worker_processes(dispatcher, count, cores):
     """``count`` ``spot-tf-data-service worker`` processes on ``cores``, serving; yields their pids."""
-    command = [sys.executable, "-c", "from spot_tf.data_service_cli import run; run()", "worker",
-               f"--dispatcher={dispatcher}", "--host=localhost"]
+    # The worker pins itself before TensorFlow starts a thread (preexec_fn is unsafe in a threaded process).
+    command = [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {sorted(cores)}); "
+               "from spot_tf.data_service_cli import run; run()", "worker", f"--dispatcher={dispatcher}",
+               "--host=localhost"]
     with contextlib.ExitStack() as stack:
         workers = []
         for _ in range(count):
             log = stack.enter_context(tempfile.TemporaryFile("w+"))
-            worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
-                                      preexec_fn=lambda: os.sched_setaffinity(0, cores))
+            worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
             stack.callback(worker.wait)
             stack.callback(worker.terminate)
             workers.append(worker)
