@@ -4,6 +4,7 @@ import tensorflow as tf
 from keras import ops
 
 from spot_tf.models.conv_unit import ConvUnit, GroupedConvUnit
+from spot_tf.models.empty_batch import call_allowing_empty
 
 # Per-channel RGB mean subtracted from 0..255 pixels before the discriminator.
 RGB_MEAN = (123.68, 116.78, 103.94)
@@ -143,10 +144,15 @@ class Discriminator(keras.Model):
         `images` may be a tuple of batches (e.g. real and repaired): conv_1..conv_4 have no batch
         norm and run on each apart, so backprop skips a part no gradient is asked of (the real half
         for the repair network); they are joined before conv_5, whose batch norm sees them all.
+        In inference, a batch may be empty (see empty_batch.py).
         """
         # Built whole first: a model saved after features() alone must hold every weight.
         self.build()
-        parts = tuple(images) if isinstance(images, (tuple, list)) else (images,)
+        if isinstance(images, (tuple, list)):
+            return self._features(tuple(images), training)
+        return call_allowing_empty(lambda batch: self._features((batch,), training), images, training)
+
+    def _features(self, parts, training):
         per_part = [self._conv_1_to_4(part, training) for part in parts]
         out = {name: per_part[0][name] if len(parts) == 1 else ops.concatenate([p[name] for p in per_part], axis=0)
                for name in CONV_LAYERS[:4]}
@@ -157,8 +163,15 @@ class Discriminator(keras.Model):
         """Returns conv_1..conv_5, mask_logits and logits of `images` (a batch or a tuple of them).
 
         `dropout_mask` (1 = kept, shape of fc_1's output) or `dropout_seed` (stateless [2]) fix the
-        fc_1 dropout draw in training; otherwise the Dropout layer draws it.
+        fc_1 dropout draw in training; otherwise the Dropout layer draws it. In inference, a batch may be
+        empty (see empty_batch.py).
         """
+        if isinstance(images, (tuple, list)):
+            return self._outputs(images, training, dropout_mask, dropout_seed)
+        return call_allowing_empty(lambda batch: self._outputs(batch, training, dropout_mask, dropout_seed),
+                                   images, training)
+
+    def _outputs(self, images, training, dropout_mask, dropout_seed):
         out = self.features(images, training=training)
         x = out["conv_5"]
         if self.pool_5 is not None:

@@ -21,6 +21,7 @@ from keras import ops
 
 from spot_tf.models.conv_unit import ConvUnit
 from spot_tf.models.discriminator import RGB_MEAN
+from spot_tf.models.empty_batch import call_allowing_empty
 
 NUM_CLASSES = 21  # VOC: background and 20 classes.
 INPUT_PAD = 100  # The reference's conv1 pad: small images still give a score map that covers them.
@@ -185,7 +186,11 @@ class FCN32s(keras.Model):
 
 
 def segmentation_logits(discriminator, fcn, images, training=None):
-    """[B, H, W, classes] logits of [-1, 1] images [B, H, W, 3] through conv_5 and the FCN head."""
-    shape = tf.shape(images)
-    conv_5 = discriminator.features(pad_images(images), training=training)["conv_5"]
-    return fcn(conv_5, image_shape=(shape[1], shape[2]), training=training)
+    """[B, H, W, classes] logits of [-1, 1] images [B, H, W, 3] through conv_5 and the FCN head (in
+    inference, of an empty batch too: see empty_batch.py)."""
+    def logits(batch):
+        shape = tf.shape(batch)
+        conv_5 = discriminator.features(pad_images(batch), training=training)["conv_5"]
+        return fcn(conv_5, image_shape=(shape[1], shape[2]), training=training)
+
+    return call_allowing_empty(logits, images, training)

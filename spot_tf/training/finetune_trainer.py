@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from spot_tf.models import CONV_LAYERS
 from spot_tf.models.conv5_classifier import head_map, trained_layers
+from spot_tf.models.empty_batch import call_allowing_empty
 from spot_tf.optim.optimization import BIAS_GRADIENT_MULTIPLIER, multiply_bias_gradients
 from spot_tf.optim.regularization import l2_term
 from spot_tf.training.classifier_trainer import (ClassifierTrainer, batch_accuracy, classification_loss,
@@ -49,7 +50,8 @@ class FinetuneTrainer(ClassifierTrainer):
 
     def logits(self, images, training):
         # training=True: batch statistics in every batch norm, whose moving statistics are updated.
-        return {HEAD: self.model(head_map(self.discriminator, images, training=training))}
+        return call_allowing_empty(lambda batch: {HEAD: self.model(head_map(self.discriminator, batch, training=training))},
+                                   images, training)
 
     def trained_variables(self):
         return [v for unit in self.trained_units for v in unit.trainable_variables]
