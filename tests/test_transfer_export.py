@@ -51,6 +51,17 @@ def test_features_and_logits_equal_the_keras_model(exported):
         assert_close(heads[name], expected[name])
 
 
+def test_both_endpoints_answer_an_empty_batch(exported):
+    disc, path = exported
+    loaded = tf.saved_model.load(path)
+    one = disc.features(tf.zeros((1, 32, 32, 3)), training=False)
+    features = loaded.signatures["serving_default"](images=tf.zeros((0, 32, 32, 3)))
+    for name in CONV_LAYERS:
+        assert features[name].shape == (0,) + tuple(one[name].shape[1:]), name
+    heads = loaded.signatures["spot_logits"](images=tf.zeros((0, 32, 32, 3)))
+    assert heads["logits"].shape == (0, 2) and heads["mask_logits"].shape[0] == 0
+
+
 def test_loads_and_runs_with_plain_tensorflow_without_spot_tf(exported, tmp_path):
     disc, path = exported
     images = np.random.default_rng(0).uniform(-1, 1, (2, 40, 40, 3)).astype(np.float32)
