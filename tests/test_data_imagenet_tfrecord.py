@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from spot_tf.data import imagenet_tfrecord
+from spot_tf.data import tfrecord_reader
 from spot_tf.data import tfrecord_writer
 from spot_tf.errors import SettingError
 from spot_tf.errors import SettingPathError
@@ -75,6 +76,19 @@ def test_tpu_variant_and_minimal_records(tmp_path):
     records = list(source.records("train", training=False, seed=0, input_context=None))
     assert [int(r["label"]) for r in records] == [4, -1]
     assert records[1]["origin"].numpy().decode().endswith("train-00000-of-00001:1")
+
+
+def test_records_of_a_file_longer_than_a_block_keep_their_order_and_origin(tmp_path):
+    count = 2 * tfrecord_reader.BLOCK_SIZE + 3
+    path = write_records(tmp_path / "train-00000-of-00001",
+                         [raw_example(jpeg(value=i), 1 + i % 7) for i in range(count)])
+    records = list(imagenet_tfrecord.TFRecordSource(path).records(
+        "train", training=False, seed=0, input_context=None))
+    assert [r["origin"].numpy().decode() for r in records] == [f"{path}:{i}" for i in range(count)]
+    assert [int(r["label"]) for r in records] == [i % 7 for i in range(count)]
+    assert [r["encoded"].numpy() for r in records] == [jpeg(value=i) for i in range(count)]
+    assert {r["file"].numpy().decode() for r in records} == {path}
+    assert {r["fault"].numpy() for r in records} == {b""}
 
 
 def test_labels_file_gives_classes(tmp_path):

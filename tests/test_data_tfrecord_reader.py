@@ -65,3 +65,17 @@ def test_count_records(shard):
         data = f.read()
     _rewrite(shard, data[:-3])
     assert tfrecord_reader.count_records(shard) == len(RECORDS) - 1
+
+
+@pytest.mark.parametrize("block_size", [1, 4, 64])
+def test_blocks_hold_every_record_once_and_the_fault_last(shard, block_size):
+    with open(shard, "rb") as f:
+        data = f.read()
+    cut = sum(16 + len(record) for record in RECORDS[:5]) + 7  # Five whole records, then 7 bytes.
+    _rewrite(shard, data[:cut])
+    blocks = list(tfrecord_reader.read_blocks(shard, cut, block_size=block_size))
+    assert all(len(index) <= block_size for index, _, _ in blocks[:-1])
+    flat = [(int(i), s, f.decode()) for index, serialized, fault in blocks
+            for i, s, f in zip(index.numpy(), serialized.numpy(), fault.numpy())]
+    whole = [(i, record, "") for i, record in enumerate(RECORDS[:5])]
+    assert flat == whole + [(5, b"", f"5 records read, {cut - 7} of {cut} bytes")]

@@ -39,14 +39,14 @@ def _sizes(files):
 
 def read_file(path, size):
     """The records (see records.py) of one ImageNet-schema TFRecord file of ``size`` bytes."""
-    def to_record(index, serialized, fault):
+    def to_records(index, serialized, fault):  # A block (see tfrecord_reader.py).
         # A fault element's empty bytes parse as an Example without features: label -1, no image.
-        features = tf.io.parse_single_example(serialized, _FEATURES)
+        features = tf.io.parse_example(serialized, _FEATURES)
         origin = tf.strings.join([path, tf.strings.as_string(index)], ":")
-        return records_lib.make_record(features["image/encoded"],
-                                       features[LABEL_KEY] - 1, origin, path, fault)
+        return records_lib.make_record(features["image/encoded"], features[LABEL_KEY] - 1, origin,
+                                       tf.fill(tf.shape(serialized), path), fault)
 
-    return tfrecord_reader.read_file(path, size).map(to_record)
+    return tfrecord_reader.read_blocks(path, size).map(to_records).unbatch()
 
 
 class TFRecordSource:
