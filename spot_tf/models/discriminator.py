@@ -167,12 +167,14 @@ class Discriminator(keras.Model):
         empty (see empty_batch.py).
         """
         if isinstance(images, (tuple, list)):
-            return self._outputs(images, training, dropout_mask, dropout_seed)
-        return call_allowing_empty(lambda batch: self._outputs(batch, training, dropout_mask, dropout_seed),
+            return self._outputs(tuple(images), training, dropout_mask, dropout_seed)
+        return call_allowing_empty(lambda batch: self._outputs((batch,), training, dropout_mask, dropout_seed),
                                    images, training)
 
-    def _outputs(self, images, training, dropout_mask, dropout_seed):
-        out = self.features(images, training=training)
+    def _outputs(self, parts, training, dropout_mask, dropout_seed):
+        # _features, not features(): the batch is already guarded against being empty.
+        self.build()
+        out = self._features(parts, training)
         x = out["conv_5"]
         if self.pool_5 is not None:
             x = self.pool_5(x)
